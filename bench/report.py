@@ -1,0 +1,39 @@
+"""Tiny helpers to write benchmark tables as Markdown."""
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable
+
+
+@dataclass
+class Section:
+    title: str
+    note: str
+    header: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+
+    def markdown(self) -> str:
+        lines = [f"## {self.title}", "", self.note, "", "| " + " | ".join(self.header) + " |",
+                 "|" + "---|" * len(self.header)]
+        lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in self.rows]
+        return "\n".join(lines) + "\n"
+
+
+def best_of(repeats: int, fn: Callable[[], object]) -> float:
+    """The fastest of a few timings: the least disturbed by other load on a shared machine."""
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def page(sections: list[Section]) -> str:
+    head = (f"# hmmr benchmarks\n\nWritten by `make bench` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, "
+            f"{platform.machine()}, Python {platform.python_version()}. Speeds are given as ratios against a "
+            f"baseline measured in the same run, because the machine is shared and noisy.\n")
+    return head + "\n" + "\n".join(s.markdown() for s in sections)

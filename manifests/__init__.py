@@ -1,0 +1,40 @@
+"""The dataset's tables: schemas, validation, atomic parts, the commit-aware reader, the root lock.
+
+This package is the only code that knows what a Parquet table looks like or touches its files.
+"""
+from manifests.errors import DatasetLocked, ManifestError, SchemaError
+from manifests.lock import DatasetLock
+from manifests.spec import TableSpec
+from manifests.split import split_of
+from manifests.status import SkipUnit
+from manifests.store import (
+    DatasetRoot,
+    latest_status,
+    live_flushes,
+    open_dataset,
+    read_arrow,
+    read_status,
+    read_table,
+    write_part,
+)
+from manifests.tables import (
+    DATA_TABLES,
+    DETECTIONS,
+    FEATURES,
+    SHOTS,
+    STATUS_FAILED,
+    STATUS_OK,
+    STATUS_SKIPPED,
+    TRACKS,
+    TUBES,
+    VIDEOS,
+    status_spec,
+)
+from manifests.validate import to_table
+
+__all__ = [
+    "DATA_TABLES", "DETECTIONS", "DatasetLock", "DatasetLocked", "DatasetRoot", "FEATURES", "ManifestError",
+    "SHOTS", "STATUS_FAILED", "STATUS_OK", "STATUS_SKIPPED", "SchemaError", "SkipUnit", "TRACKS", "TUBES",
+    "TableSpec", "VIDEOS", "latest_status", "live_flushes", "open_dataset", "read_arrow", "read_status",
+    "read_table", "split_of", "status_spec", "to_table", "write_part",
+]

@@ -1,0 +1,200 @@
+"""The exact schema of every table in DESIGN.md, defined once.
+
+Column names are constants below; code elsewhere refers to `tables.VIDEOS`, `tables.DETECTIONS`, ...
+and never spells a schema of its own.
+"""
+from __future__ import annotations
+
+import pyarrow as pa
+
+from manifests.joints import KEYPOINT_WIDTH
+from manifests.spec import TableSpec, fixed_list
+
+FEATURE_DIM = 2048  # ResNet-50 average-pooled features
+BBOX_WIDTH = 3  # (center_x_px, center_y_px, scale)
+
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+KEYPOINTS = fixed_list(pa.float32(), KEYPOINT_WIDTH)
+BBOX = fixed_list(pa.float32(), BBOX_WIDTH)
+FEATURE = fixed_list(pa.float16(), FEATURE_DIM)
+
+
+def _required(name: str, data_type: pa.DataType) -> pa.Field:
+    return pa.field(name, data_type, nullable=False)
+
+
+def _optional(name: str, data_type: pa.DataType) -> pa.Field:
+    return pa.field(name, data_type, nullable=True)
+
+
+VIDEOS = TableSpec(
+    name="videos",
+    schema=pa.schema([
+        _required("video_id", pa.string()),
+        _required("dataset", pa.string()),
+        _required("query", pa.string()),
+        _required("url", pa.string()),
+        _optional("webpage_url", pa.string()),
+        _required("media_path", pa.string()),
+        _required("sha256", pa.string()),
+        _required("n_bytes", pa.int64()),
+        _required("duration_s", pa.float64()),
+        _required("fps", pa.float64()),
+        _required("width", pa.int32()),
+        _required("height", pa.int32()),
+        _required("codec", pa.string()),
+        _optional("uploader", pa.string()),
+        _optional("upload_date", pa.string()),
+        _optional("license", pa.string()),
+        _optional("title", pa.string()),
+        _required("harvested_at", TIMESTAMP),
+        _required("split", pa.string()),
+    ]),
+    key=("video_id",),
+    unit_column="video_id",
+    producer="harvest",
+    units={
+        "video_id": "<extractor>-<id> from yt-dlp, sanitised to [A-Za-z0-9_-]",
+        "media_path": "path of the download relative to the dataset root",
+        "n_bytes": "bytes", "duration_s": "seconds", "fps": "frames per second of the file",
+        "width": "pixels", "height": "pixels", "upload_date": "YYYYMMDD as the site gives it",
+        "title": "display only; never used in a path", "split": "train | val | test (manifests.split)",
+    },
+)
+
+SHOTS = TableSpec(
+    name="shots",
+    schema=pa.schema([
+        _required("video_id", pa.string()),
+        _required("shot", pa.int32()),
+        _required("start_frame", pa.int64()),
+        _required("end_frame", pa.int64()),
+        _required("fps", pa.float64()),
+    ]),
+    key=("video_id", "shot"),
+    unit_column="video_id",
+    producer="pose",
+    units={
+        "start_frame": "first frame of the shot, at the decoded frame rate",
+        "end_frame": "one past the last frame (exclusive)",
+        "fps": "decoded frame rate the frame indices refer to (after --fps resampling)",
+    },
+)
+
+DETECTIONS = TableSpec(
+    name="detections",
+    schema=pa.schema([
+        _required("video_id", pa.string()),
+        _required("frame", pa.int64()),
+        _required("person", pa.int32()),
+        _required("keypoints", KEYPOINTS),
+        _required("backend", pa.string()),
+        _required("backend_version", pa.string()),
+    ]),
+    key=("video_id", "frame", "person"),
+    unit_column="video_id",
+    producer="pose",
+    units={
+        "frame": "index at the decoded frame rate (after --fps resampling)",
+        "person": "index of the detection within its frame",
+        "keypoints": "BODY_25 x (x_px, y_px, confidence) flattened to 75 float32, original-frame pixels; "
+                     "confidence 0 = not found",
+    },
+)
+
+TRACKS = TableSpec(
+    name="tracks",
+    schema=pa.schema([
+        _required("video_id", pa.string()),
+        _required("frame", pa.int64()),
+        _required("person", pa.int32()),
+        _required("track_id", pa.int64()),
+        _required("shot", pa.int32()),
+    ]),
+    key=("video_id", "frame", "person"),
+    unit_column="video_id",
+    producer="tracking",
+    units={"track_id": "unique within a video; a track never crosses a shot cut"},
+)
+
+TUBES = TableSpec(
+    name="tubes",
+    schema=pa.schema([
+        _required("tube_id", pa.string()),
+        _required("video_id", pa.string()),
+        _required("dataset", pa.string()),
+        _required("split", pa.string()),
+        _required("track_id", pa.int64()),
+        _required("shot", pa.int32()),
+        _required("start_frame", pa.int64()),
+        _required("end_frame", pa.int64()),
+        _required("n_frames", pa.int32()),
+        _required("fps", pa.float64()),
+        _required("keypoints", pa.list_(KEYPOINTS)),
+        _required("bbox", pa.list_(BBOX)),
+        _required("mean_confidence", pa.float32()),
+        _required("mean_visible_joints", pa.float32()),
+    ]),
+    key=("tube_id",),
+    unit_column="video_id",
+    producer="tracking",
+    units={
+        "tube_id": "<video_id>-t<track_id>-<start_frame>",
+        "end_frame": "exclusive",
+        "keypoints": "per frame: BODY_25 x (x_px, y_px, confidence), 75 float32",
+        "bbox": "per frame: (center_x_px, center_y_px, scale); scale * person height ~ 150 px in a 224 crop",
+        "mean_confidence": "mean confidence of visible joints", "mean_visible_joints": "per frame",
+    },
+)
+
+FEATURES = TableSpec(
+    name="features",
+    schema=pa.schema([
+        _required("tube_id", pa.string()),
+        _required("video_id", pa.string()),
+        _required("n_frames", pa.int32()),
+        _required("features", pa.list_(FEATURE)),
+        _required("extractor", pa.string()),
+        _required("extractor_version", pa.string()),
+    ]),
+    key=("tube_id",),
+    unit_column="tube_id",
+    producer="features",
+    units={"features": "per frame: 2048 float16, ResNet-50 average-pooled"},
+)
+
+STATUS_OK, STATUS_FAILED, STATUS_SKIPPED = "ok", "failed", "skipped"
+STATUS_VALUES = (STATUS_OK, STATUS_FAILED, STATUS_SKIPPED)
+
+
+def status_spec(stage: str) -> TableSpec:
+    """The status table of one stage: one row per finished unit attempt (`_status/<stage>/`)."""
+    return TableSpec(
+        name=f"_status/{stage}",
+        schema=pa.schema([
+            _required("unit_id", pa.string()),
+            _required("stage", pa.string()),
+            _required("version", pa.string()),
+            _required("status", pa.string()),
+            _optional("reason", pa.string()),
+            _optional("message", pa.string()),
+            _required("run_id", pa.string()),
+            _required("flush_id", pa.string()),
+            _required("finished_at", TIMESTAMP),
+            _required("duration_s", pa.float64()),
+        ]),
+        key=("unit_id", "flush_id"),
+        unit_column="unit_id",
+        producer=stage,
+        units={
+            "status": "ok | failed | skipped",
+            "reason": "failed: the error type; skipped: why (duplicate, too short, ...)",
+            "flush_id": "the flush whose data parts this row commits",
+            "duration_s": "seconds the unit took on its worker",
+        },
+    )
+
+
+DATA_TABLES: dict[str, TableSpec] = {
+    spec.name: spec for spec in (VIDEOS, SHOTS, DETECTIONS, TRACKS, TUBES, FEATURES)
+}

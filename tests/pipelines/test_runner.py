@@ -1,0 +1,114 @@
+"""The generic runner on a real LocalCluster: status rows, incremental re-runs, --retry-failed, stats."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from manifests import latest_status, read_table
+from pipelines.runner import RunnerConfig, Stage, run_stage
+from pipelines.toy import TOY, toy_stage, toy_units
+
+QUIET = RunnerConfig(flush_every_units=25, progress=False)
+
+
+def expected_rows(n_units: int, failed: set[int] = frozenset()) -> int:
+    return sum(i % 3 + 1 for i in range(n_units) if i not in failed)
+
+
+def test_200_units_one_failing_then_rerun_then_retry(client, root):
+    stats = run_stage(client, root, toy_stage(), toy_units(200, fail=(17,)), QUIET)
+    assert (stats.n_ok, stats.n_failed, stats.n_skipped) == (199, 1, 0)
+    assert stats.failures[0]["unit_id"] == "u00017"
+    assert "unit u00017 was told to fail" in stats.failures[0]["message"]
+    assert stats.failed_by_reason == {"ToyFailure": 1}
+    assert stats.n_flushes == 8
+
+    status = latest_status(root, "toy")
+    assert (status["status"] == "ok").sum() == 199
+    failed = status[status["status"] == "failed"]
+    assert failed.index.tolist() == ["u00017"]
+    assert failed.iloc[0]["reason"] == "ToyFailure"
+    assert "told to fail" in failed.iloc[0]["message"]
+    assert len(read_table(root, TOY)) == expected_rows(200, {17})
+
+    # The failure is fixed upstream, but a plain re-run does nothing and says so.
+    again = run_stage(client, root, toy_stage(), toy_units(200), QUIET)
+    assert (again.n_due, again.n_ok, again.n_already_done, again.n_failed_not_retried) == (0, 0, 199, 1)
+    assert "nothing to do" in again.summary() and "--retry-failed" in again.summary()
+
+    retried = run_stage(client, root, toy_stage(), toy_units(200), RunnerConfig(retry_failed=True, progress=False))
+    assert (retried.n_due, retried.n_ok, retried.n_failed) == (1, 1, 0)
+    table = read_table(root, TOY)
+    assert len(table) == expected_rows(200)
+    assert not table.duplicated(["unit_id", "row"]).any()
+    assert latest_status(root, "toy").loc["u00017", "status"] == "ok"
+
+
+def test_run_folder_holds_config_stats_and_log(client, root):
+    stats = run_stage(client, root, toy_stage(), toy_units(10, skip=(3, 4)), QUIET)
+    run_dir = root.runs_dir / stats.run_id
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["stage"] == "toy" and config["runner"]["flush_every_units"] == 25
+    saved = json.loads((run_dir / "stats.json").read_text())
+    assert saved["n_ok"] == 8 and saved["n_skipped"] == 2 and saved["skipped_by_reason"] == {"told_to_skip": 2}
+    assert "toy: 8 ok, 0 failed, 2 skipped" in (run_dir / "log").read_text()
+
+
+def test_new_units_only_are_done_and_a_version_bump_redoes_all(client, root):
+    run_stage(client, root, toy_stage(), toy_units(30), QUIET)
+    grown = run_stage(client, root, toy_stage(), toy_units(45), QUIET)
+    assert (grown.n_due, grown.n_ok, grown.n_already_done) == (15, 15, 30)
+    bumped = run_stage(client, root, toy_stage(version="2"), toy_units(45), QUIET)
+    assert bumped.n_ok == 45
+    assert len(read_table(root, TOY)) == expected_rows(45)  # version 2 rows replace version 1 rows
+
+
+def test_a_unit_returning_a_bad_table_fails_alone(client, root):
+    stage = Stage(name="toy", version="1", outputs=(TOY,), work=_bad_work)
+    stats = run_stage(client, root, stage, toy_units(4), QUIET)
+    assert stats.n_ok == 3 and stats.n_failed == 1
+    assert stats.failures[0]["reason"] == "SchemaError"
+    assert "column 'row'" in stats.failures[0]["message"] and "unit 'u00002'" in stats.failures[0]["message"]
+
+
+def _bad_work(payload, context):
+    row = "two" if payload["index"] == 2 else 0
+    return {"toy": {"unit_id": [payload["unit_id"]], "row": [row], "value": [1.0]}}
+
+
+def test_units_need_unique_ids(client, root):
+    units = toy_units(3)
+    units.loc[2, "unit_id"] = "u00000"
+    with pytest.raises(ValueError, match="unit id 'u00000' appears more than once"):
+        run_stage(client, root, toy_stage(), units, QUIET)
+
+
+def test_a_stage_needing_a_resource_no_worker_has_fails_fast(client, root):
+    from pipelines.cluster import ClusterError
+
+    stage = Stage(name="toy", version="1", outputs=(TOY,), work=_bad_work, resources={"TPU": 1})
+    with pytest.raises(ClusterError, match=r"needs workers with resources TPU=1.*--resources TPU=1"):
+        run_stage(client, root, stage, toy_units(2), QUIET)
+
+
+def test_the_context_is_built_once_per_worker(client, root):
+    stage = Stage(name="toy", version="1", outputs=(), work=_report_context, make_context=_make_context)
+    stats = run_stage(client, root, stage, toy_units(40), QUIET)
+    assert stats.n_ok == 40
+    builds = [name for name in stats.counters if name.startswith("build-")]
+    assert 1 <= len(builds) <= 2  # 2 workers: at most 2 builds, shared by all 40 units
+    assert sum(stats.counters[name] for name in builds) == 40
+
+
+def _make_context():
+    import os
+    import time
+
+    return {"pid": os.getpid(), "built": time.time_ns()}
+
+
+def _report_context(payload, context):
+    from manifests.status import UnitResult
+
+    return UnitResult(tables={}, counters={f"build-{context['pid']}-{context['built']}": 1})
