@@ -20,6 +20,7 @@ from manifests.store import (
 from manifests.tables import (
     DATA_TABLES,
     DETECTIONS,
+    ENTRIES,
     FEATURES,
     SHOTS,
     STATUS_FAILED,
@@ -33,7 +34,7 @@ from manifests.tables import (
 from manifests.validate import to_table
 
 __all__ = [
-    "DATA_TABLES", "DETECTIONS", "DatasetLock", "DatasetLocked", "DatasetRoot", "FEATURES", "ManifestError",
+    "DATA_TABLES", "DETECTIONS", "ENTRIES", "DatasetLock", "DatasetLocked", "DatasetRoot", "FEATURES", "ManifestError",
     "SHOTS", "STATUS_FAILED", "STATUS_OK", "STATUS_SKIPPED", "SchemaError", "SkipUnit", "TRACKS", "TUBES",
     "TableSpec", "VIDEOS", "latest_status", "live_flushes", "open_dataset", "read_arrow", "read_status",
     "read_table", "split_of", "status_spec", "to_table", "write_part",

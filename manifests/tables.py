@@ -27,6 +27,30 @@ def _optional(name: str, data_type: pa.DataType) -> pa.Field:
     return pa.field(name, data_type, nullable=True)
 
 
+ENTRIES = TableSpec(
+    name="entries",
+    schema=pa.schema([
+        _required("query_id", pa.string()),
+        _required("query", pa.string()),
+        _required("dataset", pa.string()),
+        _required("position", pa.int32()),
+        _required("video_id", pa.string()),
+        _required("url", pa.string()),
+        _optional("webpage_url", pa.string()),
+        _required("extractor", pa.string()),
+        _optional("title", pa.string()),
+        _required("enumerated_at", TIMESTAMP),
+    ]),
+    key=("query_id", "video_id"),
+    unit_column="query_id",
+    producer="enumerate",
+    units={
+        "query_id": "<dataset>:#<tag> or <dataset>:<url>: one tag page or listed URL",
+        "position": "order on the page (0 = first)",
+        "url": "what the download stage hands to yt-dlp",
+    },
+)
+
 VIDEOS = TableSpec(
     name="videos",
     schema=pa.schema([
@@ -196,5 +220,5 @@ def status_spec(stage: str) -> TableSpec:
 
 
 DATA_TABLES: dict[str, TableSpec] = {
-    spec.name: spec for spec in (VIDEOS, SHOTS, DETECTIONS, TRACKS, TUBES, FEATURES)
+    spec.name: spec for spec in (ENTRIES, VIDEOS, SHOTS, DETECTIONS, TRACKS, TUBES, FEATURES)
 }

@@ -20,7 +20,7 @@ import signal
 import sys
 import time
 import traceback
-from collections import Counter
+from collections import Counter, defaultdict, deque
 from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -56,6 +56,8 @@ class Stage:
     resources: Dask worker resources per unit, e.g. {"GPU": 1}.
     make_context: builds the per-worker state (a pose model) once per worker, lazily; None = no state.
     config: the stage's resolved config dataclass, recorded in config.json.
+    concurrency_key, max_in_flight_per_key: at most that many units with the same key (e.g. the site
+        a download comes from) run at once; None = no per-key cap.
     """
 
     name: str
@@ -65,6 +67,8 @@ class Stage:
     resources: Mapping[str, float] = field(default_factory=dict)
     make_context: Callable[[], Any] | None = None
     config: Any = None
+    concurrency_key: Callable[[Mapping[str, Any]], str] | None = None
+    max_in_flight_per_key: int = 0
 
     def __post_init__(self) -> None:
         for spec in self.outputs:
@@ -439,21 +443,40 @@ def _execute(client: Client, root: DatasetRoot, stage: Stage, due: pd.DataFrame,
         client.register_plugin(StageContextPlugin(plugin_name(stage), stage.make_context), name=plugin_name(stage))
     max_in_flight = config.max_in_flight or 4 * max(1, worker_threads(client))
     payloads = _payloads(due)
-    unit_of_future: dict[Any, str] = {}
+    unit_of_future: dict[Any, tuple[str, str | None]] = {}
     in_flight = as_completed()
     buffer = _FlushBuffer(config)
     n_flushes = 0
+    # Per-key caps (politeness to one site): payloads of a saturated key wait here, a bounded number.
+    running_by_key: Counter = Counter()
+    waiting_by_key: dict[str, deque] = defaultdict(deque)
+    max_waiting = 10 * max_in_flight
 
-    def submit_next() -> bool:
-        payload = next(payloads, None)
-        if payload is None:
-            return False
+    def submit(payload: dict[str, Any]) -> None:
         unit_id = str(payload[UNIT_ID])
+        key = stage.concurrency_key(payload) if stage.concurrency_key else None
         future = client.submit(run_unit, stage, unit_id, payload, resources=dict(stage.resources) or None,
                                key=f"{stage.name}-{run_id}-{unit_id}", pure=False)
-        unit_of_future[future] = unit_id
+        unit_of_future[future] = (unit_id, key)
+        running_by_key[key] += 1
         in_flight.add(future)
-        return True
+
+    def submit_next(finished_key: str | None = None) -> bool:
+        cap = stage.max_in_flight_per_key
+        if finished_key is not None and waiting_by_key.get(finished_key):
+            submit(waiting_by_key[finished_key].popleft())
+            return True
+        while sum(len(q) for q in waiting_by_key.values()) < max_waiting:
+            payload = next(payloads, None)
+            if payload is None:
+                return False
+            key = stage.concurrency_key(payload) if stage.concurrency_key else None
+            if cap and key is not None and running_by_key[key] >= cap:
+                waiting_by_key[key].append(payload)
+                continue
+            submit(payload)
+            return True
+        return False
 
     def flush_buffer() -> None:
         nonlocal n_flushes
@@ -466,13 +489,15 @@ def _execute(client: Client, root: DatasetRoot, stage: Stage, due: pd.DataFrame,
             break
     with tqdm(total=stats.n_due, desc=stage.name, unit="unit", disable=not config.progress, file=sys.stderr) as bar:
         for future in in_flight:
-            outcome = _collect_outcome(future, unit_of_future.pop(future))
+            unit_id, key = unit_of_future.pop(future)
+            outcome = _collect_outcome(future, unit_id)
             future.release()
+            running_by_key[key] -= 1
             buffer.add(outcome)
             _record(stats, outcome)
             bar.update(1)
             bar.set_postfix(ok=stats.n_ok, failed=stats.n_failed, skipped=stats.n_skipped, refresh=False)
-            submit_next()
+            submit_next(finished_key=key)
             if buffer.is_due():
                 flush_buffer()
         if buffer.outcomes:

@@ -18,3 +18,48 @@ def client():
 @pytest.fixture
 def root(tmp_path) -> DatasetRoot:
     return DatasetRoot(tmp_path / "dataset")
+
+
+def ffmpeg_exe() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def make_clip(path, seconds: float = 2.0, size: str = "160x120", rate: int = 25, source: str = "testsrc2",
+              extra: tuple[str, ...] = ("-movflags", "+faststart")) -> None:
+    """A real H.264 mp4 made by ffmpeg from one of its test sources (content differs per source/size)."""
+    import subprocess
+
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    f"{source}=size={size}:rate={rate}", "-t", str(seconds), "-pix_fmt", "yuv420p",
+                    "-c:v", "libx264", "-preset", "ultrafast", *extra, str(path)], check=True)
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory):
+    """Real media files for the harvest tests, each a kind of input a site can hand us."""
+    import shutil
+    import subprocess
+
+    folder = tmp_path_factory.mktemp("clips")
+    made = {}
+    for name, source, size in (("walk", "testsrc2", "160x120"), ("jump", "smptebars", "160x120"),
+                               ("run", "rgbtestsrc", "176x144"), ("swim", "testsrc", "160x120"),
+                               ("skate", "mandelbrot", "128x96")):
+        make_clip(folder / f"{name}.mp4", source=source, size=size)
+        made[name] = folder / f"{name}.mp4"
+    shutil.copy(made["walk"], folder / "walk_copy.mp4")  # the same bytes under another name
+    made["walk_copy"] = folder / "walk_copy.mp4"
+    make_clip(folder / "long.mp4", seconds=12.0, size="96x72")
+    made["long"] = folder / "long.mp4"
+    make_clip(folder / "moov_at_end.mp4", seconds=3.0, extra=())
+    data = (folder / "moov_at_end.mp4").read_bytes()
+    (folder / "truncated.mp4").write_bytes(data[: len(data) // 2])
+    made["truncated"] = folder / "truncated.mp4"
+    (folder / "corrupt.mp4").write_bytes(bytes(range(256)) * 64)
+    made["corrupt"] = folder / "corrupt.mp4"
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=440",
+                    "-t", "2", "-c:a", "aac", str(folder / "audio_only.mp4")], check=True)
+    made["audio_only"] = folder / "audio_only.mp4"
+    return made

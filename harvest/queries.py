@@ -1,0 +1,92 @@
+"""Reading what to harvest: hashtag files and VLOG-style lists of URLs or YouTube ids.
+
+Bad lines are reported all at once with their line numbers, so a 5,000-line list is fixed in one pass.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+DEFAULT_TAG_TEMPLATE = "https://www.instagram.com/explore/tags/{tag}/"
+YOUTUBE_WATCH = "https://www.youtube.com/watch?v={id}"
+
+_TAG = re.compile(r"^#?(\w+)$", re.UNICODE)
+_YOUTUBE_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
+_URL = re.compile(r"^https?://\S+$")
+
+
+class InputFileError(ValueError):
+    """A hashtags or URL list file has lines we cannot use."""
+
+
+@dataclass(frozen=True)
+class Query:
+    """One thing to enumerate: a tag page or a listed URL.
+
+    query_id: unique key of the query (the enumerate stage's unit).
+    query: what the `videos.query` column records: '#tag' or the list file's name.
+    """
+
+    query_id: str
+    query: str
+    dataset: str
+    url: str
+
+
+def _strip_comment(line: str) -> str:
+    """Drop a trailing ' # comment'; a leading '#' belongs to a tag."""
+    return re.split(r"\s+#\s", line, maxsplit=1)[0].strip()
+
+
+def read_hashtags(path: Path, dataset: str = "insta", template: str = DEFAULT_TAG_TEMPLATE) -> list[Query]:
+    """One query per tag. Lines: 'dance', '#dance', blank lines and '# a comment' lines."""
+    if "{tag}" not in template:
+        raise InputFileError(f"--source-template {template!r} must contain '{{tag}}'")
+    queries, errors, seen = [], [], set()
+    for number, raw in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        line = _strip_comment(raw)
+        if not line or line.startswith("# ") or line == "#":
+            continue
+        match = _TAG.match(line)
+        if not match:
+            errors.append(f"{path}:{number}: {raw.strip()!r} is not a hashtag (letters, digits and _ only)")
+            continue
+        tag = match.group(1).lower()
+        if tag in seen:
+            continue
+        seen.add(tag)
+        queries.append(Query(query_id=f"{dataset}:#{tag}", query=f"#{tag}", dataset=dataset,
+                             url=template.format(tag=quote(tag))))
+    _raise_if(errors, path)
+    return queries
+
+
+def read_url_list(path: Path, dataset: str = "vlog") -> list[Query]:
+    """One query per line: a video or playlist URL, or a bare 11-character YouTube id."""
+    queries, errors, seen = [], [], set()
+    for number, raw in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        line = _strip_comment(raw)
+        if not line or line.startswith("#"):
+            continue
+        if _YOUTUBE_ID.match(line):
+            url = YOUTUBE_WATCH.format(id=line)
+        elif _URL.match(line):
+            url = line
+        else:
+            errors.append(f"{path}:{number}: {raw.strip()!r} is neither an http(s) URL nor an 11-character YouTube id")
+            continue
+        if url in seen:
+            continue
+        seen.add(url)
+        queries.append(Query(query_id=f"{dataset}:{url}", query=Path(path).name, dataset=dataset, url=url))
+    _raise_if(errors, path)
+    return queries
+
+
+def _raise_if(errors: list[str], path: Path) -> None:
+    if errors:
+        shown = "\n  ".join(errors[:20])
+        more = f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else ""
+        raise InputFileError(f"{len(errors)} bad lines in {path}:\n  {shown}{more}")

@@ -1,0 +1,224 @@
+"""yt-dlp through its Python API (`YoutubeDL`), never a shell string: enumerate a query, download a video."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yt_dlp
+from yt_dlp.utils import DownloadError
+
+from harvest.ids import generic_id_for, video_id_for
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class HarvestConfig:
+    """How to talk to sites and what to keep.
+
+    source_template: URL of a tag page, with {tag}.
+    max_per_tag: newest entries enumerated per query (0 = all the page gives).
+    min_duration_s / max_duration_s: videos outside are skipped (too_short / too_long).
+    max_filesize_mb: bigger downloads are skipped (too_large).
+    format: yt-dlp format selector (mp4, at most 720p by default).
+    cookies_file: a Netscape cookies file (Instagram needs a logged-in session).
+    sleep_s: pause before each download, and between extraction requests (politeness).
+    rate_limit_bps: download speed cap per worker in bytes/s (0 = none).
+    retries: attempts per HTTP request and per fragment; waits back off exponentially.
+    socket_timeout_s: a server that sends nothing for this long fails the unit.
+    per_site_concurrency: at most this many downloads from one site at once.
+    """
+
+    source_template: str = "https://www.instagram.com/explore/tags/{tag}/"
+    max_per_tag: int = 500
+    min_duration_s: float = 1.0
+    max_duration_s: float = 600.0
+    max_filesize_mb: float = 500.0
+    format: str = "best[ext=mp4][height<=720]/best[height<=720]/best"
+    cookies_file: str | None = None
+    sleep_s: float = 0.0
+    rate_limit_bps: int = 0
+    retries: int = 3
+    socket_timeout_s: float = 20.0
+    per_site_concurrency: int = 4
+    extra_ytdlp_options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if "{tag}" not in self.source_template:
+            raise ValueError(f"HarvestConfig.source_template must contain '{{tag}}', got {self.source_template!r}")
+        if not 0 <= self.min_duration_s < self.max_duration_s:
+            raise ValueError(f"HarvestConfig needs 0 <= min_duration_s < max_duration_s, got "
+                             f"{self.min_duration_s} and {self.max_duration_s}")
+        for name in ("max_per_tag", "retries", "rate_limit_bps"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"HarvestConfig.{name} must be >= 0, got {getattr(self, name)}")
+        if self.max_filesize_mb <= 0 or self.socket_timeout_s <= 0 or self.per_site_concurrency < 1:
+            raise ValueError("HarvestConfig.max_filesize_mb and socket_timeout_s must be > 0, per_site_concurrency >= 1")
+        if self.cookies_file and not Path(self.cookies_file).is_file():
+            raise ValueError(f"HarvestConfig.cookies_file {self.cookies_file} does not exist")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One video found on a query's page, before download."""
+
+    video_id: str
+    url: str
+    webpage_url: str | None
+    extractor: str
+    title: str | None
+
+
+class _CollectingLogger:
+    """yt-dlp's log, kept for our error messages instead of printed to the terminal."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def debug(self, message: str) -> None:
+        if not message.startswith("[debug]"):
+            self.lines.append(message)
+
+    info = debug
+
+    def warning(self, message: str) -> None:
+        self.lines.append(message)
+        log.debug("yt-dlp: %s", message)
+
+    def error(self, message: str) -> None:
+        self.lines.append(message)
+
+    def said(self, fragment: str) -> bool:
+        return any(fragment in line for line in self.lines)
+
+
+def _base_options(config: HarvestConfig, logger: _CollectingLogger) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "logger": logger,
+        "quiet": True,
+        "no_warnings": False,
+        "noprogress": True,
+        "socket_timeout": config.socket_timeout_s,
+        "retries": config.retries,
+        "fragment_retries": config.retries,
+        "extractor_retries": config.retries,
+        "retry_sleep_functions": {"http": _backoff, "fragment": _backoff, "extractor": _backoff},
+        "sleep_interval_requests": config.sleep_s,
+        "noplaylist": False,
+        "cachedir": False,
+    }
+    if config.cookies_file:
+        options["cookiefile"] = config.cookies_file
+    options.update(config.extra_ytdlp_options)
+    return options
+
+
+def _backoff(n: int) -> float:
+    """Seconds before retry n (yt-dlp calls this with n=0, 1, ...): 0.5, 1, 2, ... capped at 30."""
+    return min(30.0, 0.5 * 2 ** n)
+
+
+def enumerate_query(url: str, config: HarvestConfig) -> list[Entry]:
+    """The videos on a tag page or behind a listed URL (a single video gives one entry).
+
+    Raises DownloadError (from yt-dlp) for pages it cannot read: 404, login walls, unsupported URLs.
+    """
+    logger = _CollectingLogger()
+    options = {**_base_options(config, logger), "extract_flat": "in_playlist", "skip_download": True}
+    if config.max_per_tag:
+        options["playlistend"] = config.max_per_tag
+    with yt_dlp.YoutubeDL(options) as ydl:
+        info = ydl.extract_info(url, download=False)
+    if info is None:
+        return []
+    entries = info.get("entries") if info.get("_type") in ("playlist", "multi_video") else [info]
+    found, seen = [], set()
+    for entry in entries or []:
+        if not entry:
+            continue
+        item = _entry_of(entry, page_url=info.get("webpage_url") or url)
+        if item.video_id not in seen:
+            seen.add(item.video_id)
+            found.append(item)
+    return found
+
+
+def _entry_of(entry: dict[str, Any], page_url: str) -> Entry:
+    if entry.get("_type") in ("url", "url_transparent") and entry.get("ie_key") and entry.get("id"):
+        # A site extractor's entry (Instagram shortcode, YouTube id): stable across re-harvests.
+        video_id = video_id_for(entry["ie_key"], str(entry["id"]))
+        extractor = entry["ie_key"]
+    elif entry.get("extractor_key", "").lower() in ("generic", "html5mediaembed"):
+        # Media embedded in a page: yt-dlp numbers them by position, which shifts as the page grows,
+        # so name the video by its media URL the way the generic extractor does for a direct link.
+        video_id = generic_id_for(entry["url"])
+        extractor = "Generic"
+    else:
+        extractor = entry.get("extractor_key") or entry.get("ie_key") or "generic"
+        video_id = video_id_for(extractor, str(entry.get("id") or generic_id_for(entry["url"])))
+    return Entry(video_id=video_id, url=entry.get("url") or entry.get("webpage_url"),
+                 webpage_url=entry.get("webpage_url") or page_url, extractor=extractor, title=entry.get("title"))
+
+
+@dataclass(frozen=True)
+class Download:
+    """A finished download and what the site said about it."""
+
+    path: Path
+    info: dict[str, Any]
+
+
+class DownloadSkipped(Exception):
+    """yt-dlp declined the download on purpose (size or duration filter)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def download_video(url: str, video_id: str, media_dir: Path, config: HarvestConfig) -> Download:
+    """Download one video to `media_dir/<video_id>.<ext>`; resumes a `.part` left by an interrupted run."""
+    media_dir.mkdir(parents=True, exist_ok=True)
+    logger = _CollectingLogger()
+    options = {
+        **_base_options(config, logger),
+        "format": config.format,
+        "outtmpl": {"default": str(media_dir / f"{video_id}.%(ext)s")},
+        "max_filesize": int(config.max_filesize_mb * 2**20),
+        "match_filter": _duration_filter(config),
+        "continuedl": True,
+        "nopart": False,
+        "overwrites": False,
+        "noplaylist": True,
+        "sleep_interval": config.sleep_s or None,
+    }
+    if config.rate_limit_bps:
+        options["ratelimit"] = config.rate_limit_bps
+    with yt_dlp.YoutubeDL(options) as ydl:
+        info = ydl.extract_info(url, download=True)
+    if info is None:
+        raise DownloadSkipped("filtered", f"yt-dlp returned nothing for {url}: {' | '.join(logger.lines[-3:])}")
+    paths = [Path(d["filepath"]) for d in info.get("requested_downloads") or [] if d.get("filepath")]
+    if paths and paths[0].is_file():
+        return Download(path=paths[0], info=info)
+    if logger.said("larger than max-filesize"):
+        raise DownloadSkipped("too_large", f"{url}: larger than {config.max_filesize_mb:g} MB")
+    if logger.said("does not pass filter") or logger.said("skipping .."):
+        raise DownloadSkipped("filtered", f"{url}: {' | '.join(logger.lines[-2:])}")
+    raise DownloadError(f"{url}: yt-dlp finished without a file: {' | '.join(logger.lines[-3:])}")
+
+
+def _duration_filter(config: HarvestConfig):
+    def keep(info: dict[str, Any], *, incomplete: bool = False) -> str | None:
+        duration = info.get("duration")
+        if duration is None:
+            return None  # unknown before download (direct links): checked again by the probe
+        if duration > config.max_duration_s:
+            return f"too long: {duration:.0f} s > {config.max_duration_s:g} s"
+        if duration < config.min_duration_s:
+            return f"too short: {duration:.1f} s < {config.min_duration_s:g} s"
+        return None
+
+    return keep

@@ -1,0 +1,1 @@
+"""The command-line tools: thin click groups that build configs and call one pipeline function."""

@@ -1,0 +1,113 @@
+"""Options every command shares (dataset root, cluster, runner), and honest exit codes."""
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+import yaml
+
+from manifests import DatasetRoot, ManifestError
+from pipelines.cluster import ClusterConfig, ClusterError
+from pipelines.runner import RunnerConfig, RunStats
+
+
+def setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for ours in ("pipelines", "harvest", "pseudolabel", "tracking", "train", "manifests"):
+        logging.getLogger(ours).setLevel(logging.INFO)
+    for noisy in ("distributed", "tornado", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
+
+
+def root_option(function: Callable) -> Callable:
+    return click.option("--root", default="data", show_default=True, type=click.Path(file_okay=False),
+                        help="Dataset root: media/, manifests/ and runs/ live here.")(function)
+
+
+def cluster_options(function: Callable) -> Callable:
+    options = [
+        click.option("--cluster", "address", default=None, metavar="ADDRESS",
+                     help="Scheduler of an existing Dask cluster (tcp://host:8786). Default: start a LocalCluster."),
+        click.option("--workers", "n_workers", default=2, show_default=True, help="LocalCluster worker processes."),
+        click.option("--threads-per-worker", default=1, show_default=True, help="LocalCluster threads per worker."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def runner_options(function: Callable) -> Callable:
+    options = [
+        click.option("--retry-failed", is_flag=True, help="Also redo units whose last attempt failed."),
+        click.option("--limit", default=0, show_default=True, help="Do at most this many due units (0 = all)."),
+        click.option("--lock-wait", default=0.0, show_default=True,
+                     help="Seconds to wait for another run writing the same root (0 = exit at once)."),
+        click.option("--flush-every", default=64, show_default=True, help="Units per committed flush."),
+        click.option("--no-progress", is_flag=True, help="No progress bars (logs only)."),
+        click.option("-v", "--verbose", is_flag=True, help="Log what each stage does."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def cluster_config(address: str | None, n_workers: int, threads_per_worker: int) -> ClusterConfig:
+    return ClusterConfig(address=address, n_workers=n_workers, threads_per_worker=threads_per_worker)
+
+
+def runner_config(retry_failed: bool, limit: int, lock_wait: float, flush_every: int, no_progress: bool) -> RunnerConfig:
+    return RunnerConfig(retry_failed=retry_failed, limit=limit, lock_wait_s=lock_wait,
+                        flush_every_units=flush_every, progress=not no_progress)
+
+
+def load_yaml_config(cls: type, path: str | None, overrides: dict[str, Any]) -> Any:
+    """Build a config dataclass: defaults in code, then the YAML file, then flags. Unknown keys are errors."""
+    values: dict[str, Any] = {}
+    if path:
+        loaded = yaml.safe_load(Path(path).read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise click.BadParameter(f"{path}: expected a mapping of {cls.__name__} fields")
+        values.update(loaded)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise click.BadParameter(f"unknown {cls.__name__} keys {unknown}; known keys: {sorted(known)}")
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as e:
+        raise click.BadParameter(str(e)) from e
+
+
+def report(stats: list[RunStats]) -> None:
+    """Print each stage's summary and exit non-zero when any unit failed."""
+    for one in stats:
+        click.echo(one.summary())
+        for failure in one.failures[:5]:
+            click.echo(f"  failed {failure['unit_id']}: {failure['reason']}: {failure['message'].splitlines()[0]}")
+    n_failed = sum(s.n_failed for s in stats)
+    if n_failed:
+        click.echo(f"{n_failed} units failed; fix the cause and re-run with --retry-failed", err=True)
+        raise SystemExit(1)
+
+
+def friendly_errors(function: Callable) -> Callable:
+    """Turn our boundary errors into a clean message and exit code 2 instead of a traceback."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except (ManifestError, ClusterError, ValueError, OSError) as e:
+            raise click.ClickException(str(e)) from e
+
+    return wrapper
+
+
+def dataset_root(path: str) -> DatasetRoot:
+    return DatasetRoot(Path(path))

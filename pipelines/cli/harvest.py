@@ -1,0 +1,73 @@
+"""`hmmr-harvest`: grow a dataset root's videos from hashtag pages and URL lists (also `make harvest`)."""
+from __future__ import annotations
+
+import click
+
+from pipelines.cli.common import (cluster_config, cluster_options, dataset_root, friendly_errors, load_yaml_config,
+                                  report, root_option, runner_config, runner_options, setup_logging)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@root_option
+@click.option("--hashtags", type=click.Path(exists=True, dir_okay=False),
+              help="File of hashtags, one a line ('#' optional; blank lines and '# comments' allowed).")
+@click.option("--urls", type=click.Path(exists=True, dir_okay=False),
+              help="File of video/playlist URLs or YouTube ids, one a line (VLOG-style lists).")
+@click.option("--dataset", default=None, help="Dataset name for the videos [default: insta for tags, vlog for lists].")
+@click.option("--source-template", default=None,
+              help="Tag page URL with {tag} [default: https://www.instagram.com/explore/tags/{tag}/].")
+@click.option("--max-per-tag", type=int, default=None, help="Newest entries per tag or list URL [default: 500].")
+@click.option("--min-duration", "min_duration_s", type=float, default=None, help="Seconds [default: 1].")
+@click.option("--max-duration", "max_duration_s", type=float, default=None, help="Seconds [default: 600].")
+@click.option("--max-filesize", "max_filesize_mb", type=float, default=None, help="MB [default: 500].")
+@click.option("--format", "format_", default=None, help="yt-dlp format selector [default: mp4, at most 720p].")
+@click.option("--cookies", "cookies_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Netscape cookies file (Instagram tag pages need a logged-in session).")
+@click.option("--sleep", "sleep_s", type=float, default=None, help="Seconds to pause between requests [default: 0].")
+@click.option("--rate-limit", "rate_limit_bps", type=int, default=None, help="Bytes/s per download [default: none].")
+@click.option("--retries", type=int, default=None, help="Retries per request, with exponential backoff [default: 3].")
+@click.option("--socket-timeout", "socket_timeout_s", type=float, default=None, help="Seconds [default: 20].")
+@click.option("--per-site", "per_site_concurrency", type=int, default=None,
+              help="Downloads from one site at once [default: 4].")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="YAML file of HarvestConfig fields; flags override it.")
+@cluster_options
+@runner_options
+@friendly_errors
+def main(root, hashtags, urls, dataset, config_file, address, n_workers, threads_per_worker, retry_failed, limit,
+         lock_wait, flush_every, no_progress, verbose, format_, **harvest_flags):
+    """Download the videos of hashtag pages (--hashtags) and URL lists (--urls) into ROOT.
+
+    \b
+    Each tag becomes a query on its tag page; each listed URL or YouTube id a query of its own.
+    Every video is downloaded once: re-runs fetch only what is new (tag pages are re-read once a day),
+    the same bytes under another id are skipped as duplicates, and failures are retried with
+    --retry-failed. Results: ROOT/media/<video_id>.<ext> and the `videos` table.
+
+    \b
+    Examples:
+      hmmr-harvest --hashtags tags.txt --root data --max-per-tag 100 --cookies cookies.txt
+      hmmr-harvest --urls vlog_ids.txt --dataset vlog --max-duration 300
+    """
+    from harvest.queries import read_hashtags, read_url_list
+    from harvest.ytdlp import HarvestConfig
+    from pipelines.cluster import connect
+    from pipelines.harvest import harvest
+
+    setup_logging(verbose)
+    if not hashtags and not urls:
+        raise click.UsageError("give --hashtags FILE and/or --urls FILE")
+    config = load_yaml_config(HarvestConfig, config_file, {**harvest_flags, "format": format_})
+    queries = []
+    if hashtags:
+        queries += read_hashtags(hashtags, dataset=dataset or "insta", template=config.source_template)
+    if urls:
+        queries += read_url_list(urls, dataset=dataset or "vlog")
+    with connect(cluster_config(address, n_workers, threads_per_worker)) as client:
+        stats = harvest(client, dataset_root(root), queries, config,
+                        runner_config(retry_failed, limit, lock_wait, flush_every, no_progress))
+    report(stats)
+
+
+if __name__ == "__main__":
+    main()

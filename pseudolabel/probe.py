@@ -1,0 +1,70 @@
+"""What a media file holds, read with PyAV (the same library the decoder uses).
+
+A probe opens the container, checks for a video stream, and decodes a frame at the start and one near
+the end, so a truncated or corrupt download is caught at harvest time rather than on a GPU worker.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+
+
+class VideoError(Exception):
+    """A media file that cannot be used: unreadable, no video stream, corrupt or truncated."""
+
+
+@dataclass(frozen=True)
+class VideoProbe:
+    duration_s: float
+    fps: float
+    width: int
+    height: int
+    codec: str
+    n_frames: int  # from the container when it says, else duration x fps rounded
+
+
+def probe_video(path: Path) -> VideoProbe:
+    """Probe `path`; raises VideoError naming the file and what is wrong with it."""
+    path = Path(path)
+    try:
+        container = av.open(str(path), metadata_errors="ignore")
+    except (av.error.FFmpegError, OSError) as e:
+        raise VideoError(f"{path.name}: not a readable media file ({e})") from e
+    with container:
+        if not container.streams.video:
+            kinds = sorted({s.type for s in container.streams}) or ["none"]
+            raise VideoError(f"{path.name}: no video stream (streams: {', '.join(kinds)})")
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        fps = float(rate) if rate else 0.0
+        duration_s = _duration_s(container, stream)
+        if fps <= 0 or duration_s <= 0:
+            raise VideoError(f"{path.name}: no frame rate or duration in the container (fps {fps}, duration {duration_s})")
+        n_frames = int(stream.frames) if stream.frames else int(round(duration_s * fps))
+        _decode_one(container, stream, path, at_s=0.0)
+        if duration_s > 1.0:
+            _decode_one(container, stream, path, at_s=max(0.0, duration_s - 1.0))
+        return VideoProbe(duration_s=duration_s, fps=fps, width=int(stream.codec_context.width),
+                          height=int(stream.codec_context.height), codec=stream.codec_context.name,
+                          n_frames=n_frames)
+
+
+def _duration_s(container: av.container.InputContainer, stream: av.stream.Stream) -> float:
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if container.duration:
+        return container.duration / av.time_base
+    return 0.0
+
+
+def _decode_one(container: av.container.InputContainer, stream: av.stream.Stream, path: Path, at_s: float) -> None:
+    try:
+        if at_s > 0:
+            container.seek(int(at_s / stream.time_base), stream=stream, backward=True, any_frame=False)
+        for _ in container.decode(stream):
+            return
+    except (av.error.FFmpegError, OSError) as e:
+        raise VideoError(f"{path.name}: corrupt or truncated video near {at_s:.1f} s ({e})") from e
+    raise VideoError(f"{path.name}: no decodable frame near {at_s:.1f} s (truncated download?)")
