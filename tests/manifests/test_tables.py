@@ -21,6 +21,10 @@ def example_frame(name: str, n: int = 3) -> pd.DataFrame:
     now = datetime(2026, 11, 24, tzinfo=timezone.utc)
     keypoints = [rng.random(KEYPOINT_WIDTH, dtype=np.float32) for _ in range(n)]
     frames = {
+        "entries": dict(query_id=["insta:#dance"] * n, query=["#dance"] * n, dataset=["insta"] * n,
+                        position=list(range(n)), video_id=ids, url=[f"http://x/{i}.mp4" for i in ids],
+                        webpage_url=["http://x/tags/dance/"] * n, extractor=["Generic"] * n, title=[None] * n,
+                        enumerated_at=[now] * n),
         "videos": dict(video_id=ids, dataset=["insta"] * n, query=["#dance"] * n, url=[f"http://x/{i}" for i in ids],
                        webpage_url=[None] * n, media_path=[f"media/{i}.mp4" for i in ids], sha256=["ab" * 32] * n,
                        n_bytes=[1000] * n, duration_s=[2.5] * n, fps=[25.0] * n, width=[640] * n, height=[360] * n,
