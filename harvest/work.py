@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 from yt_dlp.utils import DownloadError, UnsupportedError
 
-from harvest.ytdlp import DownloadSkipped, HarvestConfig, download_video, enumerate_query
+from harvest.ytdlp import DownloadSkipped, HarvestConfig, download_video, enumerate_query, known_single_video
 from manifests import SkipUnit, split_of
 from pseudolabel.probe import probe_video
 
@@ -22,8 +22,9 @@ SHA_CLAIMS_DIR = ".sha256"  # media/.sha256/<sha256> holds the id of the first v
 
 def enumerate_unit(payload: Mapping[str, Any], context: Any, config: HarvestConfig) -> dict[str, dict[str, list]]:
     """List the videos of one query -> rows of `entries`."""
+    known = None if payload["query"].startswith("#") else known_single_video(payload["url"])
     try:
-        entries = enumerate_query(payload["url"], config)
+        entries = [known] if known else enumerate_query(payload["url"], config)
     except DownloadError as e:
         if payload["query"].startswith("#") and isinstance(e.exc_info[1] if e.exc_info else None, UnsupportedError):
             raise SkipUnit("no_videos", f"tag page {payload['url']} has no videos") from e

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import logging
+import re
+import threading
+from urllib.parse import urlparse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,17 +123,46 @@ def _backoff(n: int) -> float:
     return min(30.0, 0.5 * 2 ** n)
 
 
+# Building a YoutubeDL costs ~35 ms (its extractor table); a worker reuses one per thread and purpose.
+_CLIENTS: dict[tuple[str, int, str], tuple[yt_dlp.YoutubeDL, _CollectingLogger]] = {}
+
+
+def _client(purpose: str, config: HarvestConfig, options: dict[str, Any]) -> tuple[yt_dlp.YoutubeDL, _CollectingLogger]:
+    key = (purpose, threading.get_ident(), repr(config))  # configs arrive unpickled: compare by value
+    if key not in _CLIENTS:
+        logger = _CollectingLogger()
+        _CLIENTS[key] = (yt_dlp.YoutubeDL({**_base_options(config, logger), **options}), logger)
+    ydl, logger = _CLIENTS[key]
+    logger.lines.clear()
+    return ydl, logger
+
+
+_MEDIA_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi")
+_YOUTUBE_WATCH = re.compile(r"^https?://(?:www\.|m\.)?(?:youtube\.com/watch\?v=|youtu\.be/)([A-Za-z0-9_-]{11})(?:[&#?].*)?$")
+
+
+def known_single_video(url: str) -> Entry | None:
+    """The entry of a URL that names exactly one video by itself (a YouTube watch URL, a media file),
+    so that a VLOG list of 10,000 ids is not fetched twice. None = ask yt-dlp."""
+    youtube = _YOUTUBE_WATCH.match(url)
+    if youtube:
+        return Entry(video_id=video_id_for("Youtube", youtube.group(1)), url=url, webpage_url=url,
+                     extractor="Youtube", title=None)
+    if urlparse(url).path.lower().endswith(_MEDIA_SUFFIXES):
+        return Entry(video_id=generic_id_for(url), url=url, webpage_url=url, extractor="Generic", title=None)
+    return None
+
+
 def enumerate_query(url: str, config: HarvestConfig) -> list[Entry]:
     """The videos on a tag page or behind a listed URL (a single video gives one entry).
 
     Raises DownloadError (from yt-dlp) for pages it cannot read: 404, login walls, unsupported URLs.
     """
-    logger = _CollectingLogger()
-    options = {**_base_options(config, logger), "extract_flat": "in_playlist", "skip_download": True}
+    options: dict[str, Any] = {"extract_flat": "in_playlist", "skip_download": True}
     if config.max_per_tag:
         options["playlistend"] = config.max_per_tag
-    with yt_dlp.YoutubeDL(options) as ydl:
-        info = ydl.extract_info(url, download=False)
+    ydl, _ = _client("enumerate", config, options)
+    info = ydl.extract_info(url, download=False)
     if info is None:
         return []
     entries = info.get("entries") if info.get("_type") in ("playlist", "multi_video") else [info]
@@ -181,11 +213,8 @@ class DownloadSkipped(Exception):
 def download_video(url: str, video_id: str, media_dir: Path, config: HarvestConfig) -> Download:
     """Download one video to `media_dir/<video_id>.<ext>`; resumes a `.part` left by an interrupted run."""
     media_dir.mkdir(parents=True, exist_ok=True)
-    logger = _CollectingLogger()
     options = {
-        **_base_options(config, logger),
         "format": config.format,
-        "outtmpl": {"default": str(media_dir / f"{video_id}.%(ext)s")},
         "max_filesize": int(config.max_filesize_mb * 2**20),
         "match_filter": _duration_filter(config),
         "continuedl": True,
@@ -196,8 +225,11 @@ def download_video(url: str, video_id: str, media_dir: Path, config: HarvestConf
     }
     if config.rate_limit_bps:
         options["ratelimit"] = config.rate_limit_bps
-    with yt_dlp.YoutubeDL(options) as ydl:
-        info = ydl.extract_info(url, download=True)
+    ydl, logger = _client("download", config, options)
+    # The output name is the one per-video option: set it on the reused client (YoutubeDL reads
+    # params["outtmpl"] each time it names a file).
+    ydl.params["outtmpl"]["default"] = str(media_dir / f"{video_id}.%(ext)s")
+    info = ydl.extract_info(url, download=True)
     if info is None:
         raise DownloadSkipped("filtered", f"yt-dlp returned nothing for {url}: {' | '.join(logger.lines[-3:])}")
     paths = [Path(d["filepath"]) for d in info.get("requested_downloads") or [] if d.get("filepath")]

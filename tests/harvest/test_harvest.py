@@ -102,18 +102,20 @@ def test_every_bad_input_ends_as_a_status_row_and_the_rest_finish(client, root, 
         ]) + "\n")
         config = config_for(base, max_duration_s=10.0)
         stats = harvest(client, root, read_url_list(listing), config, RUNNER)
-    # Listed URLs that are no video fail when they are read (404, an HTML page, a page without video).
+    # A listed page is read by yt-dlp first; one without any video fails there.
     pages = latest_status(root, "enumerate")
     failed_pages = pages[pages["status"] == "failed"]
-    assert sorted(failed_pages.index) == sorted(f"vlog:{base}/{p}" for p in ("media/missing.mp4", "html/walk.mp4",
-                                                                            "tags/empty/"))
-    assert "404" in failed_pages.loc[f"vlog:{base}/media/missing.mp4", "message"]
-    assert "Unsupported URL" in failed_pages.loc[f"vlog:{base}/tags/empty/", "message"]
+    assert list(failed_pages.index) == [f"vlog:{base}/tags/empty/"]
+    assert "Unsupported URL" in failed_pages.iloc[0]["message"]
 
     # The rest are downloaded; what is not a usable video fails or is skipped with its reason.
     status = latest_status(root, "harvest")
     outcome = by_status(root)
     assert outcome["generic-skate"] == ("ok", None)
+    assert outcome["generic-missing"] == ("failed", "DownloadError")
+    assert "404" in status.loc["generic-missing", "message"]
+    assert outcome["generic-walk"] == ("failed", "DownloadError")  # HTML where a video was expected
+    assert "Unsupported URL" in status.loc["generic-walk", "message"]
     assert outcome["generic-corrupt"] == ("failed", "VideoError")
     assert "not a readable media file" in status.loc["generic-corrupt", "message"]
     assert outcome["generic-truncated"] == ("failed", "VideoError")
@@ -124,7 +126,7 @@ def test_every_bad_input_ends_as_a_status_row_and_the_rest_finish(client, root, 
     assert "timed out" in status.loc["generic-run", "message"].lower()
     assert not (root.media_dir / "generic-long.mp4").exists()
     assert read_table(root, VIDEOS)["video_id"].tolist() == ["generic-skate"]
-    assert [s.n_failed for s in stats] == [3, 4]
+    assert [s.n_failed for s in stats] == [1, 6]
 
 
 def test_a_listed_clip_that_is_gone_fails_its_download(client, root, site, tmp_path):

@@ -40,3 +40,12 @@ def test_url_list_takes_urls_and_youtube_ids(tmp_path):
 def test_video_ids_are_safe_file_names():
     assert video_id_for("Instagram", "C1a/b..c") == "instagram-C1a_b_c"
     assert generic_id_for("http://h/media/my clip.mp4?x=1") == "generic-my_clip"
+
+
+def test_urls_that_name_one_video_need_no_request():
+    from harvest.ytdlp import known_single_video
+
+    youtube = known_single_video("https://www.youtube.com/watch?v=dQw4w9WgXcQ&t=3")
+    assert youtube.video_id == "youtube-dQw4w9WgXcQ" and youtube.extractor == "Youtube"
+    assert known_single_video("http://h/v/clip.MP4").video_id == "generic-clip"
+    assert known_single_video("https://www.instagram.com/explore/tags/dance/") is None
