@@ -22,6 +22,9 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet '$(TORCH)'
 	$(PY) -m pip install --quiet -e '.[test]'
+	# The embedded pose model's weights ship in this wheel; its runtime deps (numpy<2, jax) are not needed:
+	# we run the .tflite files with ai-edge-litert.
+	$(PY) -m pip install --quiet --no-deps mediapipe==0.10.21
 	touch $@
 
 install: $(VENV)/.installed ## create .venv and install hmmr with its test tools

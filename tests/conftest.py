@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from manifests import DatasetRoot
+from tests_helpers import ffmpeg_exe
 
 
 @pytest.fixture(scope="session")
@@ -18,12 +19,6 @@ def client():
 @pytest.fixture
 def root(tmp_path) -> DatasetRoot:
     return DatasetRoot(tmp_path / "dataset")
-
-
-def ffmpeg_exe() -> str:
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
 
 
 def make_clip(path, seconds: float = 2.0, size: str = "160x120", rate: int = 25, source: str = "testsrc2",

@@ -1,0 +1,105 @@
+"""`hmmr-pseudolabel`: 2D pose, shot cuts and tracks for every harvested video of a dataset root."""
+from __future__ import annotations
+
+import click
+
+from pipelines.cli.common import (cluster_config, cluster_options, dataset_root, friendly_errors, report, root_option,
+                                  runner_config, runner_options, setup_logging)
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
+
+
+@click.group(context_settings=CONTEXT)
+def main() -> None:
+    """Pseudo-label harvested videos: decode -> shot cuts -> 2D pose (BODY_25) -> tracks -> tubes.
+
+    \b
+    hmmr-pseudolabel run                     # embedded CPU pose model on a local Dask cluster
+    hmmr-pseudolabel run --backend openpose --openpose-model-folder ~/openpose/models --cluster tcp://head:8786
+    hmmr-pseudolabel status                  # ok / failed / skipped per stage, and the last failures
+    """
+
+
+@main.command(context_settings=CONTEXT)
+@root_option
+@click.option("--backend", default="blazepose", show_default=True,
+              type=click.Choice(["blazepose", "openpose"]),
+              help="Pose model: blazepose = embedded CPU default; openpose = OpenPose BODY_25 via pyopenpose.")
+@click.option("--openpose-model-folder", type=click.Path(file_okay=False), default=None,
+              help="OpenPose's models/ folder (required with --backend openpose).")
+@click.option("--openpose-python-path", type=click.Path(file_okay=False), default=None,
+              help="Folder of the built pyopenpose module (<openpose>/build/python/openpose).")
+@click.option("--net-resolution", default="-1x368", show_default=True, help="OpenPose network input size.")
+@click.option("--tile-px", default=256, show_default=True,
+              help="blazepose: also look at tiles of this many pixels, to find small people (0 = whole frame only).")
+@click.option("--fps", type=float, default=None, help="Resample every video to this rate [default: its own].")
+@click.option("--max-side", "max_side_px", type=int, default=None,
+              help="Downscale frames for the detector so the longer side is at most this (keypoints stay in "
+                   "original pixels).")
+@click.option("--batch-frames", default=8, show_default=True, help="Frames per backend call.")
+@click.option("--datasets", default="", help="Only videos of these datasets (comma-separated) [default: all].")
+@cluster_options
+@runner_options
+@friendly_errors
+def run(root, backend, openpose_model_folder, openpose_python_path, net_resolution, tile_px, fps, max_side_px,
+        batch_frames, datasets, address, n_workers, threads_per_worker, retry_failed, limit, lock_wait, flush_every,
+        no_progress, verbose):
+    """Pose, cut and track every harvested video of ROOT that is not done yet.
+
+    Incremental: a second run does nothing; a new backend (or its options, or --fps) makes every video due
+    again. GPU stages run only on workers started with `--resources GPU=1`; a local cluster declares it
+    on its CPU workers.
+    """
+    from pipelines.cluster import connect
+    from pipelines.pseudolabel import pseudolabel
+    from pseudolabel.backends import BackendSpec
+    from pseudolabel.decode import DecodeConfig
+    from pseudolabel.work import PoseStageConfig
+
+    setup_logging(verbose)
+    if backend == "openpose":
+        from pseudolabel.backends.openpose import check_model_folder, import_pyopenpose
+
+        if not openpose_model_folder:
+            raise click.UsageError("--backend openpose needs --openpose-model-folder")
+        check_model_folder(openpose_model_folder)  # fail now, not on every worker
+        options = (("model_folder", openpose_model_folder), ("net_resolution", net_resolution),
+                   ("python_path", openpose_python_path))
+        if not address:
+            import_pyopenpose(openpose_python_path)  # a local cluster needs it here too
+    else:
+        options = (("tile_px", tile_px),)
+    pose = PoseStageConfig(backend=BackendSpec(backend, options), decode=DecodeConfig(fps=fps, max_side_px=max_side_px),
+                           batch_frames=batch_frames)
+    with connect(cluster_config(address, n_workers, threads_per_worker)) as client:
+        stats = pseudolabel(client, dataset_root(root), pose,
+                            runner_config(retry_failed, limit, lock_wait, flush_every, no_progress),
+                            datasets=tuple(d for d in datasets.split(",") if d))
+    report(stats)
+
+
+@main.command(context_settings=CONTEXT)
+@root_option
+@click.option("--failures", default=5, show_default=True, help="How many recent failures to show per stage.")
+@friendly_errors
+def status(root, failures):
+    """Counts of ok / failed / skipped units per stage, and the latest failures with their reasons."""
+    from manifests import latest_status
+    from manifests.store import failed_units
+
+    dataset = dataset_root(root)
+    stages = sorted(p.name for p in (dataset.manifests_dir / "_status").glob("*") if p.is_dir())
+    if not stages:
+        raise click.ClickException(f"{dataset.path} has no stage status yet: run hmmr-harvest first")
+    for stage in stages:
+        latest = latest_status(dataset, stage)
+        counts = latest["status"].value_counts().to_dict()
+        versions = ", ".join(sorted(latest["version"].unique()))
+        click.echo(f"{stage:10s} ok {counts.get('ok', 0):6d}   failed {counts.get('failed', 0):5d}   "
+                   f"skipped {counts.get('skipped', 0):5d}   (versions: {versions})")
+        for unit, row in failed_units(dataset, stage, limit=failures).iterrows():
+            click.echo(f"    {unit}: {row['reason']}: {str(row['message']).splitlines()[0][:160]}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""Streaming decode with PyAV: frames one at a time, optionally resampled to a frame rate and downscaled.
+
+Never holds the video in memory. Frame indices are at the output rate (the `--fps` rate when given,
+else the file's), chosen by presentation time, so variable-frame-rate files give evenly spaced samples.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+
+from pseudolabel.probe import VideoError
+
+
+class DecodeTimeout(VideoError):
+    """Decoding took longer than the unit's time limit (a pathological file must not hang a worker)."""
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    """fps: resample to this rate (None = the file's own); max_side_px: downscale so the longer side is at
+    most this (None = full size; keypoints are always mapped back to original pixels); time_limit_s:
+    fail a video that takes longer than this to decode."""
+
+    fps: float | None = None
+    max_side_px: int | None = None
+    time_limit_s: float = 1800.0
+
+    def __post_init__(self) -> None:
+        if self.fps is not None and not 0 < self.fps <= 240:
+            raise ValueError(f"DecodeConfig.fps must be in (0, 240], got {self.fps}")
+        if self.max_side_px is not None and self.max_side_px < 32:
+            raise ValueError(f"DecodeConfig.max_side_px must be >= 32, got {self.max_side_px}")
+
+
+@dataclass(frozen=True)
+class Frame:
+    index: int  # at the output rate
+    time_s: float
+    rgb: np.ndarray  # (H, W, 3) uint8, possibly downscaled
+    scale: float  # original pixels per pixel of `rgb`
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    fps: float  # the output rate frame indices refer to
+    width: int
+    height: int
+
+
+def open_stream(path: Path, config: DecodeConfig) -> tuple[StreamInfo, Iterator[Frame]]:
+    """(what the frames will be, an iterator over them). Raises VideoError for unusable files."""
+    path = Path(path)
+    try:
+        container = av.open(str(path), metadata_errors="ignore")
+    except (av.error.FFmpegError, OSError) as e:
+        raise VideoError(f"{path.name}: not a readable media file ({e})") from e
+    if not container.streams.video:
+        container.close()
+        raise VideoError(f"{path.name}: no video stream")
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    native_fps = float(rate) if rate else 0.0
+    if native_fps <= 0:
+        container.close()
+        raise VideoError(f"{path.name}: the video stream has no frame rate")
+    width, height = stream.codec_context.width, stream.codec_context.height
+    out_fps = config.fps or native_fps
+    info = StreamInfo(fps=out_fps, width=width, height=height)
+    return info, _frames(container, stream, path, out_fps, _scale_for(width, height, config.max_side_px), config)
+
+
+def _scale_for(width: int, height: int, max_side_px: int | None) -> float:
+    if not max_side_px or max(width, height) <= max_side_px:
+        return 1.0
+    return max(width, height) / max_side_px
+
+
+def _frames(container, stream, path: Path, out_fps: float, scale: float, config: DecodeConfig) -> Iterator[Frame]:
+    """Each output tick k / out_fps gets the frame on screen at that time: the last decoded frame whose
+    timestamp is <= the tick (a one-frame lookahead, so variable frame rates are exact)."""
+    deadline = time.monotonic() + config.time_limit_s
+    native_fps = float(stream.average_rate or stream.guessed_rate or out_fps)
+    out_w = int(round(stream.codec_context.width / scale)) // 2 * 2
+    out_h = int(round(stream.codec_context.height / scale)) // 2 * 2
+    next_index = 0
+    n_decoded = 0
+    start_s: float | None = None
+    held = None  # (time_s, decoded frame) waiting for the next frame's time
+    epsilon = 1e-6
+
+    def emit_until(frame, until_s: float) -> Iterator[Frame]:
+        nonlocal next_index
+        rgb = None
+        while next_index / out_fps < until_s - epsilon:
+            if rgb is None:
+                rgb = frame.to_ndarray(format="rgb24") if scale == 1.0 else \
+                    frame.to_ndarray(format="rgb24", width=out_w, height=out_h)
+            yield Frame(index=next_index, time_s=next_index / out_fps, rgb=rgb, scale=scale)
+            next_index += 1
+
+    try:
+        for decoded in container.decode(stream):
+            if time.monotonic() > deadline:
+                raise DecodeTimeout(f"{path.name}: decoding took longer than {config.time_limit_s:.0f} s")
+            n_decoded += 1
+            t = float(decoded.time) if decoded.time is not None else (n_decoded - 1) / native_fps
+            start_s = t if start_s is None else start_s
+            t -= start_s
+            if held is not None:
+                yield from emit_until(held[1], t)
+            held = (t, decoded)
+        if held is not None:
+            yield from emit_until(held[1], held[0] + 1.0 / native_fps)
+    except (av.error.FFmpegError, OSError) as e:
+        raise VideoError(f"{path.name}: corrupt or truncated video after {n_decoded} frames ({e})") from e
+    finally:
+        container.close()
+    if n_decoded == 0:
+        raise VideoError(f"{path.name}: no decodable frame (zero-frame or truncated file)")
