@@ -8,6 +8,7 @@ from distributed import Client
 
 from manifests import DETECTIONS, SHOTS, VIDEOS, DatasetRoot, read_table
 from pipelines.runner import RunnerConfig, RunStats, Stage, run_stage
+from pipelines.tracking import track
 from pseudolabel.work import PoseStageConfig, pose_unit
 
 
@@ -32,9 +33,5 @@ def pseudolabel(client: Client, root: DatasetRoot, pose: PoseStageConfig, runner
     """Pose every harvested video, then track the posed ones into tubes."""
     units = video_units(root, datasets)
     stats = [run_stage(client, root, pose_stage(pose), units, runner)]
-    try:
-        from pipelines.tracking import track
-    except ImportError:  # the tracking stage is not installed in this build
-        return stats
-    stats.append(track(client, root, runner, units))
+    stats.append(track(client, root, runner, units, pose_version=pose.version()))
     return stats

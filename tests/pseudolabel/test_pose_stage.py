@@ -8,16 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harvest.loopback import Site, serve
-from harvest.queries import read_url_list
-from harvest.ytdlp import HarvestConfig
 from manifests import DETECTIONS, SHOTS, VIDEOS, latest_status, read_table
-from pipelines.harvest import harvest
 from pipelines.pseudolabel import pose_stage, video_units
 from pipelines.runner import RunnerConfig, run_stage
 from pseudolabel.backends import BackendSpec
 from pseudolabel.decode import DecodeConfig
 from pseudolabel.work import PoseStageConfig
+from tests_helpers import harvest_clips
 
 pytestmark = pytest.mark.slow
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -29,13 +26,7 @@ NAMES = ("people_a", "people_b", "angle_zoom", "people_c")
 @pytest.fixture
 def harvested(client, root, tmp_path):
     """A root whose videos table holds four real clips of people."""
-    site = Site(media={f"{n}.mp4": DATA / f"{n}.mp4" for n in NAMES})
-    with serve(site) as base:
-        listing = tmp_path / "list.txt"
-        listing.write_text("".join(f"{base}/media/{n}.mp4\n" for n in NAMES))
-        stats = harvest(client, root, read_url_list(listing), HarvestConfig(source_template=base + "/{tag}"), RUNNER)
-    assert stats[-1].n_ok == len(NAMES)
-    return root
+    return harvest_clips(client, root, NAMES, tmp_path, RUNNER)
 
 
 def test_pose_stage_on_real_clips_with_broken_files_and_an_incremental_rerun(client, harvested):

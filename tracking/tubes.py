@@ -1,0 +1,160 @@
+"""cut_tubes: HMMR's cleaning rules turn tracks into training tubes with smooth crop boxes.
+
+Per track (which never crosses a shot cut):
+  * visible joints per frame, median over `median_window` frames;
+  * a tube starts where that median exceeds `start_visible` (6: "more than 6 joints") and is cut where
+    it falls to `stop_visible` or fewer (4);
+  * frames the track missed inside a tube (gaps up to max_gap) are kept with confidence-0 keypoints;
+  * tubes shorter than `min_frames` (40) are dropped, longer than `max_frames` (500) split;
+  * tracks that are mostly face-and-shoulders (a talking head) are dropped.
+The crop box per frame comes from the visible joints, is filled across gaps and smoothed over time (a
+median then a Gaussian), and is scaled so the person is `person_px` (150) tall in a `crop_px` (224) crop.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import gaussian_filter1d, median_filter
+
+from manifests.joints import BODY_25, FACE_AND_SHOULDERS, joint_indices
+
+_FACE_AND_SHOULDERS = joint_indices(BODY_25, FACE_AND_SHOULDERS)
+_BODY_ONLY = np.setdiff1d(np.arange(len(BODY_25)), _FACE_AND_SHOULDERS)
+
+
+@dataclass(frozen=True)
+class TubeConfig:
+    start_visible: int = 6  # a tube starts when more than this many joints are visible (median)
+    stop_visible: int = 4  # and is cut when this many or fewer are
+    median_window: int = 5
+    min_frames: int = 40
+    max_frames: int = 500
+    max_face_only_share: float = 0.5  # drop tracks whose frames are mostly face-and-shoulders only
+    min_confidence: float = 0.1
+    person_px: float = 150.0
+    crop_px: int = 224
+    smooth_sigma_frames: float = 3.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.stop_visible < self.start_visible <= len(BODY_25):
+            raise ValueError(f"TubeConfig needs 0 <= stop_visible < start_visible <= 25, got {self}")
+        if not 1 <= self.min_frames <= self.max_frames:
+            raise ValueError(f"TubeConfig needs 1 <= min_frames <= max_frames, got {self.min_frames}, {self.max_frames}")
+        if self.median_window < 1 or self.median_window % 2 == 0:
+            raise ValueError(f"TubeConfig.median_window must be odd and >= 1, got {self.median_window}")
+
+
+@dataclass(frozen=True)
+class Tube:
+    track_id: int
+    start_frame: int
+    end_frame: int  # exclusive
+    keypoints: np.ndarray  # (n, 25, 3) float32, confidence 0 where the track was not seen
+    bbox: np.ndarray  # (n, 3) float32: center_x_px, center_y_px, scale
+    mean_confidence: float
+    mean_visible_joints: float
+
+    @property
+    def n_frames(self) -> int:
+        return self.end_frame - self.start_frame
+
+
+def visible_counts(keypoints: np.ndarray, min_confidence: float) -> np.ndarray:
+    return (keypoints[..., 2] > min_confidence).sum(-1)
+
+
+def is_face_and_shoulders(keypoints: np.ndarray, min_confidence: float) -> np.ndarray:
+    """(n,) True where joints are seen but none below the shoulders (a talking head)."""
+    seen = keypoints[..., 2] > min_confidence
+    return seen[:, _FACE_AND_SHOULDERS].any(-1) & ~seen[:, _BODY_ONLY].any(-1)
+
+
+def dense_track(frames: np.ndarray, keypoints: np.ndarray) -> tuple[int, np.ndarray]:
+    """(first frame, (n, 25, 3) keypoints for every frame from first to last seen, zeros where unseen)."""
+    first, last = int(frames.min()), int(frames.max())
+    dense = np.zeros((last - first + 1, *keypoints.shape[1:]), dtype=np.float32)
+    dense[frames - first] = keypoints
+    return first, dense
+
+
+def segments(visible_median: np.ndarray, start_visible: int, stop_visible: int) -> list[tuple[int, int]]:
+    """[start, end) runs that open where the median count > start_visible and close where it is <= stop_visible."""
+    runs, open_at = [], None
+    for i, count in enumerate(visible_median):
+        if open_at is None and count > start_visible:
+            open_at = i
+        elif open_at is not None and count <= stop_visible:
+            runs.append((open_at, i))
+            open_at = None
+    if open_at is not None:
+        runs.append((open_at, len(visible_median)))
+    return runs
+
+
+def smooth_boxes(keypoints: np.ndarray, config: TubeConfig) -> np.ndarray:
+    """(n, 3) center_x_px, center_y_px, scale per frame: filled across unseen frames, smoothed in time."""
+    seen = keypoints[..., 2] > config.min_confidence
+    has = seen.any(-1)
+    n = len(keypoints)
+    centre = np.zeros((n, 2))
+    height = np.zeros(n)
+    for i in np.flatnonzero(has):
+        points = keypoints[i, seen[i], :2]
+        low, high = points.min(0), points.max(0)
+        centre[i] = (low + high) / 2
+        height[i] = max(float((high - low).max()), 1.0)
+    index = np.arange(n)
+    known = np.flatnonzero(has)
+    series = [np.interp(index, known, centre[known, 0]), np.interp(index, known, centre[known, 1]),
+              np.interp(index, known, np.log(height[known]))]
+    window = min(5, n if n % 2 else n - 1) or 1
+    smoothed = [gaussian_filter1d(median_filter(s, size=window, mode="nearest"), config.smooth_sigma_frames,
+                                  mode="nearest") for s in series]
+    scale = config.person_px / np.exp(smoothed[2])
+    return np.stack([smoothed[0], smoothed[1], scale], axis=1).astype(np.float32)
+
+
+def cut_tubes(frames: np.ndarray, keypoints: np.ndarray, track_ids: np.ndarray,
+              config: TubeConfig = TubeConfig()) -> tuple[list[Tube], Counter]:
+    """Tubes from the tracked detections of one video, and a count of what was dropped and why.
+
+    frames, track_ids: (N,) ints; keypoints: (N, 25, 3). Dropped reasons: too_short, face_and_shoulders,
+    never_visible (no frame with more than start_visible joints).
+    """
+    tubes: list[Tube] = []
+    dropped: Counter = Counter()
+    for track_id in np.unique(track_ids):
+        mine = track_ids == track_id
+        first, dense = dense_track(frames[mine], keypoints[mine])
+        seen_frames = visible_counts(dense, config.min_confidence) > 0
+        if not seen_frames.any():
+            dropped["never_visible"] += 1
+            continue
+        if is_face_and_shoulders(dense[seen_frames], config.min_confidence).mean() > config.max_face_only_share:
+            dropped["face_and_shoulders"] += 1
+            continue
+        median = median_filter(visible_counts(dense, config.min_confidence), size=config.median_window, mode="nearest")
+        runs = segments(median, config.start_visible, config.stop_visible)
+        if not runs:
+            dropped["never_visible"] += 1
+            continue
+        for start, end in runs:
+            for piece_start in range(start, end, config.max_frames):
+                piece_end = min(end, piece_start + config.max_frames)
+                if piece_end - piece_start < config.min_frames:
+                    dropped["too_short"] += 1
+                    continue
+                tubes.append(_tube(int(track_id), first + piece_start, dense[piece_start:piece_end], config))
+    return tubes, dropped
+
+
+def _tube(track_id: int, start_frame: int, keypoints: np.ndarray, config: TubeConfig) -> Tube:
+    seen = keypoints[..., 2] > config.min_confidence
+    return Tube(
+        track_id=track_id, start_frame=start_frame, end_frame=start_frame + len(keypoints), keypoints=keypoints,
+        bbox=smooth_boxes(keypoints, config),
+        mean_confidence=float(keypoints[..., 2][seen].mean()) if seen.any() else 0.0,
+        mean_visible_joints=float(seen.sum(-1).mean()),
+    )

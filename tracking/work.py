@@ -1,0 +1,59 @@
+"""The tracking stage's per-video work: detections -> tracks -> tubes, read and returned as table rows."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from manifests import DETECTIONS, SHOTS, DatasetRoot, read_arrow
+from manifests.status import UnitResult
+from tracking.link import TrackerConfig, link_tracks
+from tracking.tubes import TubeConfig, cut_tubes
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    tubes: TubeConfig = field(default_factory=TubeConfig)
+
+    def version(self) -> str:
+        return f"1/{self.tracker}/{self.tubes}".replace(" ", "")
+
+
+def track_video(payload: Mapping[str, Any], context: Any, config: TrackingConfig, root: str) -> UnitResult:
+    """Rows of `tracks` and `tubes` for one posed video (payload: unit_id, dataset, split)."""
+    video_id = payload["unit_id"]
+    dataset = DatasetRoot(root)
+    detections = read_arrow(dataset, DETECTIONS, columns=["frame", "person", "keypoints"], units=[video_id])
+    shots = read_arrow(dataset, SHOTS, columns=["shot", "start_frame", "fps"], units=[video_id]).to_pandas()
+    frames = detections["frame"].to_numpy()
+    keypoints = (detections["keypoints"].combine_chunks().flatten().to_numpy().reshape(-1, 25, 3)
+                 if len(detections) else np.zeros((0, 25, 3), np.float32))
+    shot_starts = np.sort(shots["start_frame"].to_numpy()) if len(shots) else np.array([0])
+    track_ids = link_tracks(frames, keypoints, shot_starts, config.tracker)
+    shot_of = np.searchsorted(shot_starts, frames, side="right") - 1
+    fps = float(shots["fps"].iloc[0]) if len(shots) else 0.0
+    tubes, dropped = cut_tubes(frames, keypoints, track_ids, config.tubes)
+    n = len(frames)
+    counters = {f"tracks_dropped_{reason}": float(count) for reason, count in dropped.items()}
+    counters.update({"tracks": float(len(np.unique(track_ids))), "tubes": float(len(tubes)),
+                     "tube_frames": float(sum(t.n_frames for t in tubes))})
+    shot_of_tube = [int(np.searchsorted(shot_starts, t.start_frame, side="right") - 1) for t in tubes]
+    return UnitResult(
+        tables={
+            "tracks": {"video_id": [video_id] * n, "frame": frames, "person": detections["person"].to_numpy(),
+                       "track_id": track_ids, "shot": shot_of.astype(np.int32)},
+            "tubes": {
+                "tube_id": [f"{video_id}-t{t.track_id}-{t.start_frame}" for t in tubes],
+                "video_id": [video_id] * len(tubes), "dataset": [payload["dataset"]] * len(tubes),
+                "split": [payload["split"]] * len(tubes), "track_id": [t.track_id for t in tubes],
+                "shot": shot_of_tube, "start_frame": [t.start_frame for t in tubes],
+                "end_frame": [t.end_frame for t in tubes], "n_frames": [t.n_frames for t in tubes],
+                "fps": [fps] * len(tubes), "keypoints": [t.keypoints.reshape(t.n_frames, -1) for t in tubes],
+                "bbox": [t.bbox for t in tubes], "mean_confidence": [t.mean_confidence for t in tubes],
+                "mean_visible_joints": [t.mean_visible_joints for t in tubes],
+            },
+        },
+        counters=counters,
+    )
