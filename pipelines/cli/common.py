@@ -18,8 +18,9 @@ from pipelines.runner import RunnerConfig, RunStats
 def setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for ours in ("pipelines", "harvest", "pseudolabel", "tracking", "train", "manifests"):
-        logging.getLogger(ours).setLevel(logging.INFO)
+    # Our loggers run at INFO for the run folder's log; the terminal shows INFO only with --verbose.
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(logging.INFO if verbose else logging.WARNING)
     for noisy in ("distributed", "tornado", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
 

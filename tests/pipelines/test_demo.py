@@ -1,0 +1,32 @@
+"""`make demo` end to end: harvest + pseudolabel twice through the real CLIs; round two does only new videos."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from manifests import TUBES, VIDEOS, DatasetRoot, read_table
+
+pytestmark = pytest.mark.slow
+
+
+def test_demo_grows_the_dataset_incrementally(tmp_path):
+    root = tmp_path / "demo"
+    result = subprocess.run([sys.executable, "-m", "pipelines.demo", "--root", str(root)], capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    dataset = DatasetRoot(root)
+    assert sorted(read_table(dataset, VIDEOS)["video_id"]) == [
+        "generic-angle_zoom", "generic-people_a", "generic-people_b", "generic-people_c"]
+    assert len(read_table(dataset, TUBES)) >= 2
+
+    runs = [json.loads(p.read_text()) for p in sorted(dataset.runs_dir.glob("*/stats.json"))]
+    by_stage = {}
+    for stats in runs:
+        by_stage.setdefault(stats["stage"], []).append(stats)
+    for stage in ("harvest", "pose", "tracking"):
+        first, second = by_stage[stage]
+        assert (first["n_ok"], second["n_ok"], second["n_already_done"]) == (2, 2, 2), stage
+    assert "tubes" in result.stdout and "round 2" in result.stdout
