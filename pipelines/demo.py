@@ -4,7 +4,10 @@ A loopback site serves tag pages over the committed clips of real pedestrians (t
 OpenCV's vtest.avi). The demo runs the real commands a user runs, against that site:
   1. hmmr-harvest --hashtags <first tags file>    -> media/ + videos
   2. hmmr-pseudolabel run                          -> shots, detections (embedded BlazePose), tracks, tubes
-  3. a second tags file with one more tag, and both commands again: only the new videos are done.
+  3. hmmr-train features                           -> features (ResNet-50; random init: no weights here)
+  4. a second tags file with one more tag, and the commands again: only the new videos are done;
+  5. a short hmmr-train run on all tubes, with an SMPL-format model the demo makes (not the real SMPL,
+     which needs a licence: the log says so), to show the trainer runs end to end.
 It ends by printing where everything is and what each stage did.
 """
 from __future__ import annotations
@@ -18,7 +21,7 @@ from pathlib import Path
 import click
 
 from harvest.loopback import Site, serve
-from manifests import DETECTIONS, TRACKS, TUBES, VIDEOS, DatasetRoot, read_table
+from manifests import DETECTIONS, FEATURES, TRACKS, TUBES, VIDEOS, DatasetRoot, read_table
 
 CLIPS = Path(__file__).resolve().parents[1] / "tests" / "data"
 TAGS = {"walking": ["people_a.mp4", "people_b.mp4"], "crossing": ["angle_zoom.mp4", "people_c.mp4"]}
@@ -64,7 +67,20 @@ def main(root: str, workers: int) -> None:
             _run([str(bin_dir / "hmmr-harvest"), "--root", root, "--hashtags", str(tags), "--source-template",
                   f"{base}/tags/{{tag}}/", "--workers", str(workers), "--no-progress"])
             _run([str(bin_dir / "hmmr-pseudolabel"), "run", "--root", root, "--workers", str(workers)])
+            _run([str(bin_dir / "hmmr-train"), "features", "--root", root, "--workers", str(workers), "--no-progress"])
             click.echo("\n".join(_stage_summaries(dataset, since)))
+
+    click.secho("\n== a short training run ==", bold=True)
+    smpl_dir = dataset.path / "demo-smpl"
+    if not (smpl_dir / "SMPL_NEUTRAL.pkl").is_file():
+        from train.body import write_test_smpl
+
+        write_test_smpl(smpl_dir / "SMPL_NEUTRAL.pkl")
+        click.echo(f"  wrote an SMPL-FORMAT TEST MODEL (random values, not SMPL) to {smpl_dir}: get the real one "
+                   f"from smpl.is.tue.mpg.de")
+    _run([str(bin_dir / "hmmr-train"), "--root", root, "--datasets", "insta", "--smpl-model-dir", str(smpl_dir),
+          "--out", str(dataset.path / "runs" / "demo-train"), "--steps", "20", "--batch-size", "2", "--window", "12",
+          "--width", "64"])
 
     videos, tubes = read_table(dataset, VIDEOS), read_table(dataset, TUBES)
     click.secho("\n== the dataset ==", bold=True)
@@ -76,7 +92,8 @@ def main(root: str, workers: int) -> None:
     click.echo(f"  tables     {dataset.manifests_dir}/<table>/part-*.parquet (pandas.read_parquet reads them)")
     click.echo(f"  runs       {dataset.runs_dir}/<run_id>/config.json, stats.json, log")
     click.echo("  status     hmmr-pseudolabel status --root " + root)
-    click.echo("  not yet    features and hmmr-train (see the README's status section)")
+    click.echo(f"  features   {len(read_table(dataset, FEATURES, columns=['tube_id']))} tubes (random-init ResNet-50)")
+    click.echo(f"  training   {dataset.path / 'runs' / 'demo-train'}/checkpoint.pt, scalars.jsonl")
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ class TrainConfig:
     batch_size: int = 8
     window: int = 20
     learning_rate: float = 1e-4
+    min_learning_rate_ratio: float = 0.1  # cosine decay from learning_rate to this share of it at the last step
     discriminator_learning_rate: float = 1e-4
     weight_decay: float = 1e-4
     checkpoint_every: int = 500
@@ -75,6 +76,13 @@ def _save_atomic(path: Path, payload: dict) -> None:
     temporary = path.with_name(f".tmp-{path.name}")
     torch.save(payload, temporary)
     os.replace(temporary, path)
+
+
+def cosine_learning_rate(step: int, config: TrainConfig) -> float:
+    """The learning rate at `step`: a cosine from learning_rate down to min_learning_rate_ratio of it."""
+    progress = min(1.0, step / max(1, config.steps - 1))
+    floor = config.learning_rate * config.min_learning_rate_ratio
+    return floor + 0.5 * (config.learning_rate - floor) * (1 + math.cos(math.pi * progress))
 
 
 def _check_finite(losses: dict[str, torch.Tensor], step: int) -> None:
@@ -146,6 +154,8 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, float]:
     scalars = open(out_dir / "scalars.jsonl", "a") if rank == 0 else None
     while step < config.steps:
         model.train()
+        for group in optimizer.param_groups:
+            group["lr"] = cosine_learning_rate(step, config)
         batch = sampler.batch(config.batch_size, seed=config.seed + step * world + rank).to(device)
         with autocast:
             outputs = trained(batch.features)

@@ -101,5 +101,58 @@ def status(root, failures):
             click.echo(f"    {unit}: {row['reason']}: {str(row['message']).splitlines()[0][:160]}")
 
 
+@main.command(context_settings=CONTEXT)
+@root_option
+@click.option("--out", "out_dir", default=None, help="Folder for index.html and its PNGs [default: ROOT/report].")
+@friendly_errors
+def report(root, out_dir):
+    """A static HTML report with plots: videos, hours, tubes and frames per dataset and query, tube length
+    and quality, failures by reason, and sample frames with skeletons, track ids and tube boxes."""
+    from pathlib import Path
+
+    from manifests import DETECTIONS, TRACKS, TUBES, VIDEOS, latest_status, read_table
+    from pseudolabel.report import ReportInputs, write_report
+
+    dataset = dataset_root(root)
+    videos = read_table(dataset, VIDEOS)
+    if videos.empty:
+        raise click.ClickException(f"{dataset.path} has no videos yet: run hmmr-harvest first")
+    stages = sorted(p.name for p in (dataset.manifests_dir / "_status").glob("*") if p.is_dir())
+    inputs = ReportInputs(videos=videos, tubes=read_table(dataset, TUBES), detections=read_table(dataset, DETECTIONS),
+                          tracks=read_table(dataset, TRACKS), status={s: latest_status(dataset, s) for s in stages},
+                          root=dataset.path)
+    page = write_report(inputs, Path(out_dir) if out_dir else dataset.path / "report")
+    click.echo(f"report: {page}")
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("video_id")
+@root_option
+@click.option("--out", default=None, help="mp4 to write [default: ROOT/show/<video_id>.mp4].")
+@friendly_errors
+def show(video_id, root, out):
+    """An mp4 of VIDEO_ID with every skeleton drawn and coloured by its track id."""
+    from pathlib import Path
+
+    from manifests import DETECTIONS, SHOTS, TRACKS, VIDEOS, read_table
+    from pseudolabel.show import render_tracks
+
+    dataset = dataset_root(root)
+    videos = read_table(dataset, VIDEOS, units=[video_id])
+    if videos.empty:
+        known = read_table(dataset, VIDEOS, columns=["video_id"])["video_id"].head(5).tolist()
+        raise click.ClickException(f"no video {video_id!r} in {dataset.path}; some that exist: {known}")
+    shots = read_table(dataset, SHOTS, units=[video_id])
+    if shots.empty:
+        raise click.ClickException(f"{video_id} has no pose yet: run `hmmr-pseudolabel run` first")
+    detections = read_table(dataset, DETECTIONS, columns=["video_id", "frame", "person", "keypoints"], units=[video_id])
+    tracks = read_table(dataset, TRACKS, columns=["frame", "person", "track_id"], units=[video_id])
+    detections = detections.merge(tracks, on=["frame", "person"], how="left").fillna({"track_id": -1})
+    target = Path(out) if out else dataset.path / "show" / f"{video_id}.mp4"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    n_frames = render_tracks(dataset.path / videos.iloc[0]["media_path"], float(shots.iloc[0]["fps"]), detections, target)
+    click.echo(f"{target}: {n_frames} frames")
+
+
 if __name__ == "__main__":
     main()

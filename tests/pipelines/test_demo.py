@@ -29,4 +29,7 @@ def test_demo_grows_the_dataset_incrementally(tmp_path):
     for stage in ("harvest", "pose", "tracking"):
         first, second = by_stage[stage]
         assert (first["n_ok"], second["n_ok"], second["n_already_done"]) == (2, 2, 2), stage
-    assert "tubes" in result.stdout and "round 2" in result.stdout
+    first, second = by_stage["features"]
+    assert second["n_already_done"] == first["n_ok"] and first["n_ok"] + second["n_ok"] == len(read_table(dataset, TUBES))
+    assert (root / "runs" / "demo-train" / "checkpoint.pt").is_file()
+    assert "tubes" in result.stdout and "round 2" in result.stdout and "SMPL-FORMAT TEST MODEL" in result.stdout

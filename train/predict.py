@@ -1,0 +1,42 @@
+"""Per-frame SMPL parameters for a tube from a trained checkpoint, and past/present/future per frame."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from manifests import FEATURES, DatasetRoot, read_table
+from train.model import HMMR, ModelConfig
+from train.params import camera_of, pose_of, shape_of
+
+
+def load_model(checkpoint: Path) -> HMMR:
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    model = HMMR(ModelConfig(**state["config"]["model"]))
+    model.load_state_dict(state["model"])
+    return model.eval()
+
+
+@torch.no_grad()
+def predict_tube(model: HMMR, features: np.ndarray) -> dict[str, np.ndarray]:
+    """features (n, 2048) -> arrays over the n frames:
+    camera (n, 3), pose (n, 72), shape (n, 10) from the temporal encoder (the whole tube as context);
+    single_frame_{past,present,future}_pose (n, 72) from each frame alone, through the hallucinator."""
+    x = torch.from_numpy(features.astype(np.float32))
+    movie = model(x[None])[0]
+    single = model.predict_single_frame(x)
+    theta = movie.theta[0]
+    return {
+        "camera": camera_of(theta).numpy(), "pose": pose_of(theta).numpy(), "shape": shape_of(theta).numpy(),
+        "single_frame_past_pose": single.past_pose[:, 0].numpy(),
+        "single_frame_present_pose": pose_of(single.theta[:, 0]).numpy(),
+        "single_frame_future_pose": single.future_pose[:, 0].numpy(),
+    }
+
+
+def tube_features(root: DatasetRoot, tube_id: str) -> np.ndarray:
+    table = read_table(root, FEATURES, columns=["tube_id", "features"], units=[tube_id])
+    if table.empty:
+        raise KeyError(f"no features for tube {tube_id!r} in {root.path}; run `hmmr-train features` first")
+    return np.stack(table.iloc[0]["features"]).astype(np.float32)
