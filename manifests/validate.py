@@ -157,7 +157,7 @@ def _list_of_fixed(nested: list[pa.Array | None], data_type: pa.DataType) -> pa.
             chunks.append(child)
     inner = data_type.value_type
     values = pa.concat_arrays(chunks) if chunks else pa.array([], inner)
-    mask = pa.array([child is None for child in nested])
+    mask = pa.array([child is None for child in nested], type=pa.bool_())
     return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values, type=data_type, mask=mask)
 
 

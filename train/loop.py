@@ -102,8 +102,12 @@ def _load_mocap(path: str | None) -> tuple[torch.Tensor, torch.Tensor] | None:
     return torch.from_numpy(data["poses"][:, :72]).float(), torch.from_numpy(data["betas"][:, :10]).float()
 
 
-def train(config: TrainConfig, resume: bool = False) -> dict[str, float]:
-    """Train; returns the last step's losses. Writes checkpoint.pt, config.json and scalars.jsonl to out_dir."""
+def train(config: TrainConfig, resume: bool = False, stop_after_steps: int | None = None) -> dict[str, float]:
+    """Train; returns the last step's losses. Writes checkpoint.pt, config.json and scalars.jsonl to out_dir.
+
+    stop_after_steps: leave after this many steps of this run (a job's time limit), with a checkpoint;
+    `resume=True` later continues the same schedule.
+    """
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     if distributed:
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
@@ -152,7 +156,8 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, float]:
 
     losses: dict[str, torch.Tensor] = {}
     scalars = open(out_dir / "scalars.jsonl", "a") if rank == 0 else None
-    while step < config.steps:
+    last_step = config.steps if stop_after_steps is None else min(config.steps, step + stop_after_steps)
+    while step < last_step:
         model.train()
         for group in optimizer.param_groups:
             group["lr"] = cosine_learning_rate(step, config)
@@ -180,7 +185,7 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, float]:
             log.info("step %d: total %.4f", step, record["total"])
         if rank == 0 and val_sampler is not None and (step % config.val_every == 0 or step == config.steps):
             scalars.write(json.dumps({"step": step, **evaluate(model, body, val_sampler, config, device)}) + "\n")
-        if rank == 0 and (step % config.checkpoint_every == 0 or step == config.steps):
+        if rank == 0 and (step % config.checkpoint_every == 0 or step == last_step):
             _save_atomic(checkpoint_path, {
                 "step": step, "config": asdict(config), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "discriminators": discriminators.state_dict() if discriminators is not None else None,

@@ -101,11 +101,11 @@ def status(root, failures):
             click.echo(f"    {unit}: {row['reason']}: {str(row['message']).splitlines()[0][:160]}")
 
 
-@main.command(context_settings=CONTEXT)
+@main.command("report", context_settings=CONTEXT)
 @root_option
 @click.option("--out", "out_dir", default=None, help="Folder for index.html and its PNGs [default: ROOT/report].")
 @friendly_errors
-def report(root, out_dir):
+def report_command(root, out_dir):
     """A static HTML report with plots: videos, hours, tubes and frames per dataset and query, tube length
     and quality, failures by reason, and sample frames with skeletons, track ids and tube boxes."""
     from pathlib import Path

@@ -25,6 +25,9 @@ def _train_options(function):
         click.option("--lr", "learning_rate", default=1e-4, show_default=True),
         click.option("--width", default=2048, show_default=True, help="Temporal encoder channels (paper: 2048)."),
         click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt."),
+        click.option("--stop-after", "stop_after_steps", type=int, default=None,
+                     help="Leave after this many steps of this run, with a checkpoint (a job's time limit); "
+                          "--resume continues the same schedule."),
         click.option("--device", default="auto", show_default=True),
         click.option("-v", "--verbose", is_flag=True),
     ]
@@ -38,7 +41,7 @@ def _train_options(function):
 @click.pass_context
 @friendly_errors
 def main(ctx, root, datasets, mix, smpl_model_dir, mocap, out_dir, steps, batch_size, window, learning_rate, width,
-         resume, device, verbose):
+         resume, stop_after_steps, device, verbose):
     """Train temporal HMMR on the tubes of ROOT (needs their features: `hmmr-train features` first).
 
     \b
@@ -59,7 +62,7 @@ def main(ctx, root, datasets, mix, smpl_model_dir, mocap, out_dir, steps, batch_
                          datasets=tuple(d for d in datasets.split(",") if d), mix=parse_mix(mix), mocap=mocap,
                          steps=steps, batch_size=batch_size, window=window, learning_rate=learning_rate,
                          device=device, model=ModelConfig(width=width))
-    losses = train(config, resume=resume)
+    losses = train(config, resume=resume, stop_after_steps=stop_after_steps)
     click.echo(f"trained to step {steps}: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(losses.items())))
 
 

@@ -149,3 +149,11 @@ def test_a_part_with_another_schema_is_refused_on_read(root):
     write_part(root, status_spec("pose"), status, "r0-000001")
     with pytest.raises(SchemaError, match=r"part .*part-r0-000001.parquet does not match.*column 'shot' is double"):
         read_arrow(root, spec)
+
+
+@pytest.mark.parametrize("name", sorted(DATA_TABLES))
+def test_a_unit_with_no_rows_gives_an_empty_table(name):
+    """A video with no tubes (or no detections) is a normal outcome, not a schema error."""
+    spec = DATA_TABLES[name]
+    table = to_table(spec, {column: [] for column in spec.columns})
+    assert table.num_rows == 0 and table.schema == spec.schema

@@ -13,7 +13,7 @@ from train.model import ModelConfig
 from tests_helpers import write_synthetic_tubes
 
 pytestmark = pytest.mark.slow
-SMALL = ModelConfig(width=64, groups=8, regressor_width=64, dropout=0.0)
+SMALL = ModelConfig(width=128, groups=8, regressor_width=128, dropout=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -22,16 +22,15 @@ def synthetic_root(client, tmp_path_factory):
     smpl_dir = folder / "smpl"
     write_test_smpl(smpl_dir / "SMPL_NEUTRAL.pkl")
     root = DatasetRoot(folder / "root")
-    tubes = {f"t{i}": ("insta" if i < 3 else "vlog", "train") for i in range(4)}
-    tubes["v0"] = ("insta", "val")
+    tubes = {"t0": ("insta", "train"), "t1": ("insta", "train"), "t2": ("vlog", "train"), "v0": ("insta", "val")}
     write_synthetic_tubes(client, root, smpl_dir, tubes)
     return root, smpl_dir
 
 
 def config_for(root, smpl_dir, out_dir, **overrides) -> TrainConfig:
-    settings = dict(root=str(root.path), smpl_model_dir=str(smpl_dir), out_dir=str(out_dir), datasets=("insta", "vlog"),
-                    batch_size=4, window=20, learning_rate=3e-3, log_every=1, val_every=50, checkpoint_every=50,
-                    model=SMALL, device="cpu")
+    settings = dict(root=str(root.path), smpl_model_dir=str(smpl_dir), out_dir=str(out_dir), datasets=("insta",),
+                    batch_size=2, window=12, learning_rate=1e-3, min_learning_rate_ratio=0.01, log_every=1,
+                    val_every=200, checkpoint_every=200, model=SMALL, device="cpu")
     settings.update(overrides)
     return TrainConfig(**settings)
 
@@ -42,14 +41,14 @@ def scalars(out_dir):
 
 def test_the_model_overfits_a_handful_of_tubes(synthetic_root, tmp_path):
     root, smpl_dir = synthetic_root
-    train(config_for(root, smpl_dir, tmp_path, steps=150))
-    history = [r for r in scalars(tmp_path) if "total" in r]
-    first, last = history[0]["total"], min(r["total"] for r in history[-10:])
-    print(f"total loss {first:.3f} -> {last:.4f} in 150 steps")
+    train(config_for(root, smpl_dir, tmp_path, steps=800))
+    totals = [r["total"] for r in scalars(tmp_path) if "total" in r]
+    first, last = sum(totals[:5]) / 5, sum(totals[-20:]) / 20  # means, so one lucky batch does not pass it
+    print(f"total loss {first:.3f} -> {last:.4f} in 800 steps ({first / last:.1f}x)")
     assert last < first / 10
     validation = [r for r in scalars(tmp_path) if "val_pck_0.05" in r]
     assert validation and 0 <= validation[-1]["val_pck_0.05"] <= 1
-    assert (tmp_path / "checkpoint.pt").is_file() and json.loads((tmp_path / "config.json").read_text())["steps"] == 150
+    assert (tmp_path / "checkpoint.pt").is_file() and json.loads((tmp_path / "config.json").read_text())["steps"] == 800
 
 
 def test_resume_reproduces_the_next_losses_exactly(synthetic_root, tmp_path):
@@ -57,7 +56,8 @@ def test_resume_reproduces_the_next_losses_exactly(synthetic_root, tmp_path):
     whole, half = tmp_path / "whole", tmp_path / "half"
     model = ModelConfig(width=64, groups=8, regressor_width=64, dropout=0.5)  # dropout: RNG state must resume too
     train(config_for(root, smpl_dir, whole, steps=6, checkpoint_every=3, model=model))
-    train(config_for(root, smpl_dir, half, steps=3, checkpoint_every=3, model=model))
+    train(config_for(root, smpl_dir, half, steps=6, checkpoint_every=3, model=model), stop_after_steps=3)
+    assert max(r["step"] for r in scalars(half)) == 3
     train(config_for(root, smpl_dir, half, steps=6, checkpoint_every=3, model=model), resume=True)
     expected = [r for r in scalars(whole) if r.get("step", 0) > 3 and "total" in r]
     resumed = [r for r in scalars(half) if r.get("step", 0) > 3 and "total" in r]
@@ -68,3 +68,27 @@ def test_an_unknown_dataset_is_refused_with_the_names_there_are(synthetic_root, 
     root, smpl_dir = synthetic_root
     with pytest.raises(DataError, match=r"no tubes for datasets \['kinetics'\] .* datasets with tubes: \['insta', 'vlog'\]"):
         train(config_for(root, smpl_dir, tmp_path, steps=1, datasets=("insta", "kinetics")))
+
+
+def test_eval_and_predict_from_a_checkpoint(synthetic_root, tmp_path):
+    from click.testing import CliRunner
+
+    from pipelines.cli.predict import main as predict_cli
+    from pipelines.cli.train import main as train_cli
+
+    root, smpl_dir = synthetic_root
+    train(config_for(root, smpl_dir, tmp_path, steps=2, model=ModelConfig(width=64, groups=8, regressor_width=64)))
+    checkpoint = tmp_path / "checkpoint.pt"
+    evaluated = CliRunner().invoke(train_cli, ["eval", "--root", str(root.path), "--checkpoint", str(checkpoint),
+                                               "--split", "val", "--batches", "2"])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert "val_pck_0.05:" in evaluated.output and "val_acceleration_m_per_frame2:" in evaluated.output
+    out = tmp_path / "tube.npz"
+    predicted = CliRunner().invoke(predict_cli, ["synthetic-t0-t0-0", "--root", str(root.path), "--checkpoint",
+                                                 str(checkpoint), "--out", str(out)])
+    assert predicted.exit_code == 0, predicted.output
+    import numpy as np
+
+    arrays = np.load(out)
+    assert arrays["pose"].shape == (40, 72) and arrays["camera"].shape == (40, 3) and arrays["shape"].shape == (40, 10)
+    assert arrays["single_frame_past_pose"].shape == arrays["single_frame_future_pose"].shape == (40, 72)
