@@ -26,7 +26,7 @@ def run() -> list[Section]:
         "Training step (issue 6)",
         "One optimiser step of the paper-size model (temporal encoder 2048 channels, IEF 1024) on batches of "
         "8 windows x 20 frames, with the SMPL body (6890 vertices) in the loss, on this machine's CPU "
-        f"({torch.get_num_threads()} threads). Data wait = drawing the window batch from memory.",
+        f"(torch using {torch.get_num_threads()} thread(s)). Data wait = drawing the window batch from memory.",
         ["measure", "value"],
     )
     with tempfile.TemporaryDirectory() as folder:

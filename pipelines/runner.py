@@ -82,7 +82,7 @@ class RunnerConfig:
 
     flush_every_units / flush_every_s / flush_every_bytes: a flush happens at whichever comes first;
         a crash loses at most one flush of work.
-    max_in_flight: units submitted but not collected; 0 = 4 per worker thread.
+    max_in_flight: units submitted but not collected; 0 = 16 per worker thread.
     retry_failed: also run units whose latest attempt at this version failed.
     limit: run at most this many due units (0 = all), for trying a stage on a sample.
     lock_wait_s: wait this long for another writer of the same root (0 = fail at once and say who).
@@ -330,12 +330,13 @@ def flush(root: DatasetRoot, stage: Stage, run_id: str, flush_id: str, outcomes:
     _crash_point("after-status-part")
 
 
-def _collect_outcome(future: Any, unit_id: str) -> UnitOutcome:
-    """The outcome of a finished future; a worker that died under a unit fails that unit, not the run."""
-    try:
-        return future.result()
-    except Exception as error:  # noqa: BLE001 - same unit boundary, seen from the client (KilledWorker, ...)
-        return UnitOutcome(unit_id, STATUS_FAILED, reason=type(error).__name__, message=describe_error(error))
+def _collect_outcome(result: Any, unit_id: str) -> UnitOutcome:
+    """A finished unit's outcome. run_unit never raises, so anything else is the error of a worker that
+    died under the unit (KilledWorker, ...): it fails that unit, not the run."""
+    if isinstance(result, UnitOutcome):
+        return result
+    error = result if isinstance(result, BaseException) else RuntimeError(f"unexpected result {result!r}")
+    return UnitOutcome(unit_id, STATUS_FAILED, reason=type(error).__name__, message=describe_error(error))
 
 
 def _record(stats: RunStats, outcome: UnitOutcome) -> None:
@@ -441,10 +442,12 @@ def _execute(client: Client, root: DatasetRoot, stage: Stage, due: pd.DataFrame,
     require_resources(client, stage.resources, stage.name)
     if stage.make_context is not None:
         client.register_plugin(StageContextPlugin(plugin_name(stage), stage.make_context), name=plugin_name(stage))
-    max_in_flight = config.max_in_flight or 4 * max(1, worker_threads(client))
+    # Enough units in flight that workers never wait for the client's round trip; results are gathered
+    # in batches as they complete (as_completed with_results).
+    max_in_flight = config.max_in_flight or 16 * max(1, worker_threads(client))
     payloads = _payloads(due)
     unit_of_future: dict[Any, tuple[str, str | None]] = {}
-    in_flight = as_completed()
+    in_flight = as_completed(with_results=True, raise_errors=False)
     buffer = _FlushBuffer(config)
     n_flushes = 0
     # Per-key caps (politeness to one site): payloads of a saturated key wait here, a bounded number.
@@ -488,9 +491,9 @@ def _execute(client: Client, root: DatasetRoot, stage: Stage, due: pd.DataFrame,
         if not submit_next():
             break
     with tqdm(total=stats.n_due, desc=stage.name, unit="unit", disable=not config.progress, file=sys.stderr) as bar:
-        for future in in_flight:
+        for future, result in in_flight:
             unit_id, key = unit_of_future.pop(future)
-            outcome = _collect_outcome(future, unit_id)
+            outcome = _collect_outcome(result, unit_id)
             future.release()
             running_by_key[key] -= 1
             buffer.add(outcome)

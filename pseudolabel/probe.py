@@ -1,7 +1,9 @@
 """What a media file holds, read with PyAV (the same library the decoder uses).
 
-A probe opens the container, checks for a video stream, and decodes a frame at the start and one near
-the end, so a truncated or corrupt download is caught at harvest time rather than on a GPU worker.
+A probe opens the container, checks for a video stream, decodes the first frame, and reads (without
+decoding) every video packet to the end: a truncated or corrupt download is caught at harvest time,
+rather than on a GPU worker, at the cost of reading the file once (decoding near the end would mean
+decoding from the last keyframe, often the whole clip).
 """
 from __future__ import annotations
 
@@ -44,8 +46,7 @@ def probe_video(path: Path) -> VideoProbe:
             raise VideoError(f"{path.name}: no frame rate or duration in the container (fps {fps}, duration {duration_s})")
         n_frames = int(stream.frames) if stream.frames else int(round(duration_s * fps))
         _decode_one(container, stream, path, at_s=0.0)
-        if duration_s > 1.0:
-            _decode_one(container, stream, path, at_s=max(0.0, duration_s - 1.0))
+        _check_packets_reach_the_end(container, stream, path, duration_s, fps)
         return VideoProbe(duration_s=duration_s, fps=fps, width=int(stream.codec_context.width),
                           height=int(stream.codec_context.height), codec=stream.codec_context.name,
                           n_frames=n_frames)
@@ -57,6 +58,21 @@ def _duration_s(container: av.container.InputContainer, stream: av.stream.Stream
     if container.duration:
         return container.duration / av.time_base
     return 0.0
+
+
+def _check_packets_reach_the_end(container, stream, path: Path, duration_s: float, fps: float) -> None:
+    container.seek(0, stream=stream)
+    last_s, n_packets = 0.0, 0
+    try:
+        for packet in container.demux(stream):
+            if packet.pts is not None and packet.size:
+                n_packets += 1
+                last_s = max(last_s, float((packet.pts - (stream.start_time or 0)) * stream.time_base))
+    except (av.error.FFmpegError, OSError) as e:
+        raise VideoError(f"{path.name}: corrupt container after {n_packets} packets ({e})") from e
+    # The last frame starts one frame before the end; allow a second of slack for edit lists.
+    if last_s < duration_s - 1.0 / fps - 1.0:
+        raise VideoError(f"{path.name}: truncated: video packets end at {last_s:.1f} s of {duration_s:.1f} s")
 
 
 def _decode_one(container: av.container.InputContainer, stream: av.stream.Stream, path: Path, at_s: float) -> None:

@@ -105,3 +105,12 @@ def test_probe_reads_the_real_clip():
     probe = probe_video(DATA / "people_a.mp4")
     assert (probe.width, probe.height, probe.codec, probe.n_frames) == (768, 576, "h264", 80)
     assert probe.duration_s == pytest.approx(8.0, abs=0.15)
+
+
+def test_probe_catches_a_download_cut_short_even_with_its_index_up_front(tmp_path):
+    """A faststart mp4 keeps its index at the start: it opens fine but its last frames are missing."""
+    whole = (DATA / "people_a.mp4").read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole[: int(len(whole) * 0.6)])
+    with pytest.raises(VideoError, match=r"truncated: video packets end at .* of 8.0 s|corrupt"):
+        probe_video(cut)
