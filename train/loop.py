@@ -85,6 +85,21 @@ def cosine_learning_rate(step: int, config: TrainConfig) -> float:
     return floor + 0.5 * (config.learning_rate - floor) * (1 + math.cos(math.pi * progress))
 
 
+def _summary_writer(out_dir: Path):
+    """TensorBoard event files in out_dir (tensorboard --logdir OUT); tensorboardX writes them without
+    TensorFlow or the tensorboard server package."""
+    from tensorboardX import SummaryWriter
+
+    return SummaryWriter(logdir=str(out_dir))
+
+
+def _add_scalars(board, prefix: str, values: dict, step: int) -> None:
+    for name, value in values.items():
+        if name != "step":
+            board.add_scalar(f"{prefix}/{name}", value, step)
+    board.flush()
+
+
 def _check_finite(losses: dict[str, torch.Tensor], step: int) -> None:
     if not all(torch.isfinite(v).all() for v in losses.values()):
         named = {k: float(v.detach()) for k, v in losses.items()}
@@ -156,6 +171,7 @@ def train(config: TrainConfig, resume: bool = False, stop_after_steps: int | Non
 
     losses: dict[str, torch.Tensor] = {}
     scalars = open(out_dir / "scalars.jsonl", "a") if rank == 0 else None
+    board = _summary_writer(out_dir) if rank == 0 else None
     last_step = config.steps if stop_after_steps is None else min(config.steps, step + stop_after_steps)
     while step < last_step:
         model.train()
@@ -182,9 +198,12 @@ def train(config: TrainConfig, resume: bool = False, stop_after_steps: int | Non
             record = {"step": step, "total": float(total.detach()), **{k: float(v.detach()) for k, v in losses.items()}}
             scalars.write(json.dumps(record) + "\n")
             scalars.flush()
+            _add_scalars(board, "train", record, step)
             log.info("step %d: total %.4f", step, record["total"])
         if rank == 0 and val_sampler is not None and (step % config.val_every == 0 or step == config.steps):
-            scalars.write(json.dumps({"step": step, **evaluate(model, body, val_sampler, config, device)}) + "\n")
+            metrics = evaluate(model, body, val_sampler, config, device)
+            scalars.write(json.dumps({"step": step, **metrics}) + "\n")
+            _add_scalars(board, "val", metrics, step)
         if rank == 0 and (step % config.checkpoint_every == 0 or step == last_step):
             _save_atomic(checkpoint_path, {
                 "step": step, "config": asdict(config), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
@@ -194,6 +213,8 @@ def train(config: TrainConfig, resume: bool = False, stop_after_steps: int | Non
             })
     if scalars:
         scalars.close()
+    if board is not None:
+        board.close()
     if distributed:
         dist.destroy_process_group()
     return {k: float(v.detach()) for k, v in losses.items()}

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from manifests import TUBES, VIDEOS, DatasetRoot, read_table
+from manifests import DETECTIONS, FEATURES, SHOTS, TRACKS, TUBES, VIDEOS, DatasetRoot, read_table
 
 pytestmark = pytest.mark.slow
 
@@ -20,7 +20,16 @@ def test_demo_grows_the_dataset_incrementally(tmp_path):
     dataset = DatasetRoot(root)
     assert sorted(read_table(dataset, VIDEOS)["video_id"]) == [
         "generic-angle_zoom", "generic-people_a", "generic-people_b", "generic-people_c"]
-    assert len(read_table(dataset, TUBES)) >= 2
+    tubes = read_table(dataset, TUBES)
+    assert len(tubes) >= 2
+    # Every table has rows for every video that reached it, and the tables agree with each other.
+    shots, detections = read_table(dataset, SHOTS), read_table(dataset, DETECTIONS)
+    tracks, features = read_table(dataset, TRACKS), read_table(dataset, FEATURES)
+    assert set(shots["video_id"]) == set(detections["video_id"]) == set(read_table(dataset, VIDEOS)["video_id"])
+    assert (shots.groupby("video_id")["end_frame"].max() == 80).all()  # 8 s at 10 fps each
+    assert len(tracks) == len(detections) > 100
+    assert sorted(features["tube_id"]) == sorted(tubes["tube_id"])
+    assert (features["n_frames"].to_numpy() == tubes.set_index("tube_id").loc[features["tube_id"], "n_frames"].to_numpy()).all()
 
     runs = [json.loads(p.read_text()) for p in sorted(dataset.runs_dir.glob("*/stats.json"))]
     by_stage = {}

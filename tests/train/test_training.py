@@ -46,6 +46,8 @@ def test_the_model_overfits_a_handful_of_tubes(synthetic_root, tmp_path):
     first, last = sum(totals[:5]) / 5, sum(totals[-20:]) / 20  # means, so one lucky batch does not pass it
     print(f"total loss {first:.3f} -> {last:.4f} in 800 steps ({first / last:.1f}x)")
     assert last < first / 10
+    events = list(tmp_path.glob("events.out.tfevents.*"))
+    assert events and events[0].stat().st_size > 1000  # TensorBoard scalars, one per logged step
     validation = [r for r in scalars(tmp_path) if "val_pck_0.05" in r]
     assert validation and 0 <= validation[-1]["val_pck_0.05"] <= 1
     assert (tmp_path / "checkpoint.pt").is_file() and json.loads((tmp_path / "config.json").read_text())["steps"] == 800
@@ -92,3 +94,20 @@ def test_eval_and_predict_from_a_checkpoint(synthetic_root, tmp_path):
     arrays = np.load(out)
     assert arrays["pose"].shape == (40, 72) and arrays["camera"].shape == (40, 3) and arrays["shape"].shape == (40, 10)
     assert arrays["single_frame_past_pose"].shape == arrays["single_frame_future_pose"].shape == (40, 72)
+
+
+def test_torchrun_with_two_processes_trains_and_writes_one_checkpoint(synthetic_root, tmp_path):
+    """DDP on CPU (gloo): what `torchrun --nproc_per_node N hmmr-train ...` does on N GPUs."""
+    import subprocess
+    import sys
+
+    root, smpl_dir = synthetic_root
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+               "-m", "pipelines.cli.train", "--root", str(root.path), "--datasets", "insta", "--smpl-model-dir",
+               str(smpl_dir), "--out", str(tmp_path), "--steps", "3", "--batch-size", "2", "--window", "12",
+               "--width", "64", "--device", "cpu"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "trained to step 3" in done.stdout
+    assert [r["step"] for r in scalars(tmp_path) if "total" in r] == [3]  # the last step, once: rank 0 alone writes
+    assert (tmp_path / "checkpoint.pt").is_file()
