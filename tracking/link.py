@@ -35,6 +35,17 @@ class TrackerConfig:
             raise ValueError(f"TrackerConfig.max_gap must be >= 0, got {self.max_gap}")
 
 
+def _assign(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The minimum-cost matching. When every track's cheapest detection is a different one, that is the
+    optimum (it reaches the lower bound: the sum of row minima), and the Hungarian solve is skipped; in a
+    steady scene that is most frames."""
+    if cost.shape[0] <= cost.shape[1]:
+        best = cost.argmin(axis=1)
+        if len(np.unique(best)) == len(best):
+            return np.arange(cost.shape[0]), best
+    return linear_sum_assignment(cost)
+
+
 def link_tracks(frames: np.ndarray, keypoints: np.ndarray, shot_starts: np.ndarray | list[int] = (0,),
                 config: TrackerConfig = TrackerConfig()) -> np.ndarray:
     """Track ids for detections of one video.
@@ -72,15 +83,16 @@ def link_tracks(frames: np.ndarray, keypoints: np.ndarray, shot_starts: np.ndarr
             active_box, active_frame = active_box[:0], active_frame[:0]
             previous_shot = shot
         alive = frame - active_frame <= config.max_gap + 1
-        active_ids, active_pose = active_ids[alive], active_pose[alive]
-        active_box, active_frame = active_box[alive], active_frame[alive]
+        if not alive.all():
+            active_ids, active_pose = active_ids[alive], active_pose[alive]
+            active_box, active_frame = active_box[alive], active_frame[alive]
         assigned = np.full(len(rows), -1, dtype=np.int64)
         if len(active_ids):
             cost = (config.oks_weight * (1 - pairwise_oks(active_pose, keypoints[rows], active_box, config.min_confidence))
                     + (1 - config.oks_weight) * (1 - pairwise_iou(active_box, boxes[rows])))
             gated = cost > config.max_cost
             cost = np.where(gated, 1e6, cost)
-            track_rows, detection_rows = linear_sum_assignment(cost)
+            track_rows, detection_rows = _assign(cost)
             keep = ~gated[track_rows, detection_rows]
             track_rows, detection_rows = track_rows[keep], detection_rows[keep]
             assigned[detection_rows] = active_ids[track_rows]
