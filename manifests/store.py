@@ -234,6 +234,18 @@ def read_arrow(
     return pa.concat_tables(tables)
 
 
+def read_part(spec: TableSpec, path: Path, units: Sequence[str], columns: Sequence[str] | None = None) -> pa.Table:
+    """The rows of `units` in one part file (schema-checked), e.g. the part `live_flushes` names for a unit.
+
+    Lets a worker read its unit's rows without reading the stage's whole status table.
+    """
+    wanted = list(columns) if columns is not None else spec.columns
+    check_part_schema(spec, pq.read_schema(path), str(path))
+    table = pq.read_table(path, columns=sorted(set(wanted) | {spec.unit_column}), schema=spec.schema,
+                          filters=[(spec.unit_column, "in", list(units))])
+    return table.select(wanted)
+
+
 def read_table(
     root: DatasetRoot,
     spec: TableSpec,

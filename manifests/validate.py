@@ -34,7 +34,7 @@ def to_table(spec: TableSpec, data: Frame, source: str = "frame") -> pa.Table:
         raise SchemaError(
             f"{where}: missing columns {missing}, unknown columns {unknown}; expected exactly {spec.columns}"
         )
-    arrays = [_column_array(spec, field, _get_column(data, field.name), where) for field in spec.schema]
+    arrays = [_column_array(field, _get_column(data, field.name), where) for field in spec.schema]
     lengths = {len(a) for a in arrays}
     if len(lengths) > 1:
         raise SchemaError(f"{where}: columns have different lengths {sorted(lengths)}")
@@ -88,7 +88,7 @@ def _get_column(data: Frame, name: str) -> Any:
     return data[name]
 
 
-def _column_array(spec: TableSpec, field: pa.Field, values: Any, where: str) -> pa.Array:
+def _column_array(field: pa.Field, values: Any, where: str) -> pa.Array:
     column = f"{where}, column {field.name!r}"
     try:
         if isinstance(values, (pa.Array, pa.ChunkedArray)):

@@ -272,13 +272,16 @@ def _payloads(due: pd.DataFrame, chunk: int = 10_000) -> Iterator[dict[str, Any]
         yield from due.iloc[start:start + chunk].to_dict("records")
 
 
-def _crash_point(name: str, _counts: Counter = Counter()) -> None:
+_CRASH_POINT_PASSES: Counter = Counter()
+
+
+def _crash_point(name: str) -> None:
     """Test hook: SIGKILL this process at a named point, to prove that a crash loses nothing committed."""
     wanted = os.environ.get(CRASH_ENV, "")
     if not wanted.startswith(name + ":"):
         return
-    _counts[name] += 1
-    if _counts[name] >= int(wanted.split(":", 1)[1]):
+    _CRASH_POINT_PASSES[name] += 1
+    if _CRASH_POINT_PASSES[name] >= int(wanted.split(":", 1)[1]):
         os.kill(os.getpid(), signal.SIGKILL)
 
 

@@ -21,15 +21,15 @@ _KAPPA_SQ = (2 * SIGMAS) ** 2
 def boxes_of(keypoints: np.ndarray, min_confidence: float) -> np.ndarray:
     """(N, 4) x0, y0, x1, y1 of the visible joints of (N, 25, 3) keypoints; zeros where none is visible."""
     visible = keypoints[..., 2] > min_confidence
-    xs = np.where(visible, keypoints[..., 0], np.nan)
-    ys = np.where(visible, keypoints[..., 1], np.nan)
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            boxes = np.stack([np.nanmin(xs, 1), np.nanmin(ys, 1), np.nanmax(xs, 1), np.nanmax(ys, 1)], axis=1)
-    return np.nan_to_num(boxes, nan=0.0)
+    any_visible = visible.any(axis=1)
+    # Unseen joints cannot be the min or the max: fill them with +inf / -inf, then zero the empty rows.
+    x0 = np.where(visible, keypoints[..., 0], np.inf).min(axis=1)
+    y0 = np.where(visible, keypoints[..., 1], np.inf).min(axis=1)
+    x1 = np.where(visible, keypoints[..., 0], -np.inf).max(axis=1)
+    y1 = np.where(visible, keypoints[..., 1], -np.inf).max(axis=1)
+    boxes = np.stack([x0, y0, x1, y1], axis=1)
+    boxes[~any_visible] = 0.0
+    return boxes
 
 
 def pairwise_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

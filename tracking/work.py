@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
-from manifests import DETECTIONS, SHOTS, DatasetRoot, read_arrow
+from manifests import DETECTIONS, SHOTS
+from manifests.store import read_part
 from manifests.status import UnitResult
 from tracking.link import TrackerConfig, link_tracks
 from tracking.tubes import TubeConfig, cut_tubes
@@ -21,12 +23,15 @@ class TrackingConfig:
         return f"1/{self.tracker}/{self.tubes}".replace(" ", "")
 
 
-def track_video(payload: Mapping[str, Any], context: Any, config: TrackingConfig, root: str) -> UnitResult:
-    """Rows of `tracks` and `tubes` for one posed video (payload: unit_id, dataset, split)."""
+def track_video(payload: Mapping[str, Any], context: Any, config: TrackingConfig) -> UnitResult:
+    """Rows of `tracks` and `tubes` for one posed video.
+
+    payload: unit_id (the video), dataset, split, and detections_part / shots_part: the part files
+    holding its live pose rows.
+    """
     video_id = payload["unit_id"]
-    dataset = DatasetRoot(root)
-    detections = read_arrow(dataset, DETECTIONS, columns=["frame", "person", "keypoints"], units=[video_id])
-    shots = read_arrow(dataset, SHOTS, columns=["shot", "start_frame", "fps"], units=[video_id]).to_pandas()
+    detections = read_part(DETECTIONS, Path(payload["detections_part"]), [video_id], ["frame", "person", "keypoints"])
+    shots = read_part(SHOTS, Path(payload["shots_part"]), [video_id], ["shot", "start_frame", "fps"]).to_pandas()
     frames = detections["frame"].to_numpy()
     keypoints = (detections["keypoints"].combine_chunks().flatten().to_numpy().reshape(-1, 25, 3)
                  if len(detections) else np.zeros((0, 25, 3), np.float32))

@@ -92,3 +92,13 @@ def test_an_interrupted_write_leaves_the_old_part_or_the_new_one_never_a_torn_on
     assert pc.sum(read_arrow(root, SHOTS)["end_frame"]).as_py() == 50
     remove_orphan_parts(root, "pose", [SHOTS])
     assert not torn.exists()
+
+
+def test_read_part_gives_one_units_rows_from_one_file(root):
+    write_part(root, SHOTS, shots_of(["a", "b", "c"]), "r1-000001")
+    write_status(root, "r1-000001", ["a", "b", "c"])
+    from manifests.store import part_path, read_part
+
+    path = part_path(root, SHOTS, live_flushes(root, "pose")["b"])
+    table = read_part(SHOTS, path, ["b"], ["video_id", "end_frame"])
+    assert table.to_pylist() == [{"video_id": "b", "end_frame": 50}]
