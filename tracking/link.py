@@ -46,6 +46,35 @@ def _assign(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return linear_sum_assignment(cost)
 
 
+def _pair_cost(a_pose, a_box, b_pose, b_box, config: TrackerConfig) -> np.ndarray:
+    """(..., A, B) cost of continuing people `a` with people `b`: blended 1 - OKS and 1 - IoU."""
+    return (config.oks_weight * (1 - pairwise_oks(a_pose, b_pose, a_box, config.min_confidence))
+            + (1 - config.oks_weight) * (1 - pairwise_iou(a_box, b_box)))
+
+
+def _consecutive_costs(keypoints: np.ndarray, boxes: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                       config: TrackerConfig, chunk_elements: int = 250_000) -> list[np.ndarray]:
+    """costs[k]: (people in frame k, people in frame k+1), for every pair of consecutive detection frames,
+    computed in a few vectorised passes (people padded per frame; frames in chunks small enough for the
+    CPU cache, which matters more than the number of passes).
+    A track seen in the previous frame, the common case, needs nothing more."""
+    n_frames = len(starts)
+    counts = ends - starts
+    width = int(counts.max())
+    pose = np.zeros((n_frames, width, 25, 3))
+    box = np.zeros((n_frames, width, 4))
+    slot = np.arange(len(keypoints)) - np.repeat(starts, counts)
+    frame_of_row = np.repeat(np.arange(n_frames), counts)
+    pose[frame_of_row, slot], box[frame_of_row, slot] = keypoints, boxes
+    costs = []
+    step = max(1, chunk_elements // (width * width * 25))
+    for first in range(0, n_frames - 1, step):
+        last = min(n_frames - 1, first + step)
+        block = _pair_cost(pose[first:last], box[first:last], pose[first + 1:last + 1], box[first + 1:last + 1], config)
+        costs += [block[i, :counts[first + i], :counts[first + i + 1]] for i in range(last - first)]
+    return costs
+
+
 def link_tracks(frames: np.ndarray, keypoints: np.ndarray, shot_starts: np.ndarray | list[int] = (0,),
                 config: TrackerConfig = TrackerConfig()) -> np.ndarray:
     """Track ids for detections of one video.
@@ -56,48 +85,48 @@ def link_tracks(frames: np.ndarray, keypoints: np.ndarray, shot_starts: np.ndarr
     Returns (N,) int64 track ids, unique within the video, numbered in order of first appearance.
     """
     frames = np.asarray(frames, dtype=np.int64)
-    keypoints = np.asarray(keypoints, dtype=np.float64)
     track_ids = np.full(len(frames), -1, dtype=np.int64)
     if len(frames) == 0:
         return track_ids
     order = np.argsort(frames, kind="stable")
     sorted_frames = frames[order]
+    poses = np.asarray(keypoints, dtype=np.float64)[order]  # everything below is in frame order
+    boxes = boxes_of(poses, config.min_confidence)
     boundaries = np.flatnonzero(np.diff(sorted_frames)) + 1
     starts = np.concatenate([[0], boundaries])
     ends = np.concatenate([boundaries, [len(frames)]])
     shot_of = np.searchsorted(np.sort(np.asarray(shot_starts, dtype=np.int64)), sorted_frames[starts], side="right")
-    boxes = boxes_of(keypoints, config.min_confidence)
+    consecutive = _consecutive_costs(poses, boxes, starts, ends, config)
 
-    # Active tracks: their id, last pose, last box and last frame, as parallel arrays.
+    # Active tracks: id, the row of their last detection, and its frame number, as parallel arrays.
     active_ids = np.zeros(0, dtype=np.int64)
-    active_pose = np.zeros((0, 25, 3))
-    active_box = np.zeros((0, 4))
+    active_row = np.zeros(0, dtype=np.int64)
     active_frame = np.zeros(0, dtype=np.int64)
+    assigned_sorted = np.full(len(frames), -1, dtype=np.int64)
     next_id = 0
-    previous_shot = None
-    for start, end, shot in zip(starts, ends, shot_of):
+    for k, (start, end) in enumerate(zip(starts, ends)):
         frame = sorted_frames[start]
-        rows = order[start:end]
-        if shot != previous_shot:  # a cut ends every track
-            active_ids, active_pose = active_ids[:0], active_pose[:0]
-            active_box, active_frame = active_box[:0], active_frame[:0]
-            previous_shot = shot
+        if k == 0 or shot_of[k] != shot_of[k - 1]:  # a cut ends every track
+            active_ids, active_row, active_frame = active_ids[:0], active_row[:0], active_frame[:0]
         alive = frame - active_frame <= config.max_gap + 1
         if not alive.all():
-            active_ids, active_pose = active_ids[alive], active_pose[alive]
-            active_box, active_frame = active_box[alive], active_frame[alive]
-        assigned = np.full(len(rows), -1, dtype=np.int64)
+            active_ids, active_row, active_frame = active_ids[alive], active_row[alive], active_frame[alive]
+        assigned = np.full(end - start, -1, dtype=np.int64)
         if len(active_ids):
-            cost = (config.oks_weight * (1 - pairwise_oks(active_pose, keypoints[rows], active_box, config.min_confidence))
-                    + (1 - config.oks_weight) * (1 - pairwise_iou(active_box, boxes[rows])))
+            recent = active_frame == sorted_frames[starts[k - 1]]
+            if recent.all():
+                cost = consecutive[k - 1][active_row - starts[k - 1]]
+            else:  # some tracks come back from a gap: their costs are computed here
+                cost = np.empty((len(active_ids), end - start))
+                cost[recent] = consecutive[k - 1][active_row[recent] - starts[k - 1]]
+                old = active_row[~recent]
+                cost[~recent] = _pair_cost(poses[old], boxes[old], poses[start:end], boxes[start:end], config)
             gated = cost > config.max_cost
-            cost = np.where(gated, 1e6, cost)
-            track_rows, detection_rows = _assign(cost)
+            track_rows, detection_rows = _assign(np.where(gated, 1e6, cost))
             keep = ~gated[track_rows, detection_rows]
             track_rows, detection_rows = track_rows[keep], detection_rows[keep]
             assigned[detection_rows] = active_ids[track_rows]
-            active_pose[track_rows] = keypoints[rows[detection_rows]]
-            active_box[track_rows] = boxes[rows[detection_rows]]
+            active_row[track_rows] = start + detection_rows
             active_frame[track_rows] = frame
         new = np.flatnonzero(assigned < 0)
         if len(new):
@@ -105,8 +134,8 @@ def link_tracks(frames: np.ndarray, keypoints: np.ndarray, shot_starts: np.ndarr
             next_id += len(new)
             assigned[new] = new_ids
             active_ids = np.concatenate([active_ids, new_ids])
-            active_pose = np.concatenate([active_pose, keypoints[rows[new]]])
-            active_box = np.concatenate([active_box, boxes[rows[new]]])
+            active_row = np.concatenate([active_row, start + new])
             active_frame = np.concatenate([active_frame, np.full(len(new), frame)])
-        track_ids[rows] = assigned
+        assigned_sorted[start:end] = assigned
+    track_ids[order] = assigned_sorted
     return track_ids

@@ -33,27 +33,27 @@ def boxes_of(keypoints: np.ndarray, min_confidence: float) -> np.ndarray:
 
 
 def pairwise_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(A, B) IoU of boxes (A, 4) and (B, 4)."""
-    x0 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y0 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x1 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y1 = np.minimum(a[:, None, 3], b[None, :, 3])
+    """(..., A, B) IoU of boxes (..., A, 4) and (..., B, 4); leading dimensions are batched."""
+    x0 = np.maximum(a[..., :, None, 0], b[..., None, :, 0])
+    y0 = np.maximum(a[..., :, None, 1], b[..., None, :, 1])
+    x1 = np.minimum(a[..., :, None, 2], b[..., None, :, 2])
+    y1 = np.minimum(a[..., :, None, 3], b[..., None, :, 3])
     inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    union = area_a[:, None] + area_b[None, :] - inter
+    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
+    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
+    union = area_a[..., :, None] + area_b[..., None, :] - inter
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
 def pairwise_oks(a: np.ndarray, b: np.ndarray, a_boxes: np.ndarray, min_confidence: float) -> np.ndarray:
-    """(A, B) object keypoint similarity of people `a` (A, 25, 3) to people `b` (B, 25, 3).
+    """(..., A, B) object keypoint similarity of people `a` (..., A, 25, 3) to people `b` (..., B, 25, 3).
 
     The scale is each `a` person's box area (the track's last pose); joints count where both are visible.
-    Pairs sharing no visible joint score 0.
+    Pairs sharing no visible joint score 0. Leading dimensions are batched.
     """
-    both = (a[:, None, :, 2] > min_confidence) & (b[None, :, :, 2] > min_confidence)
-    d2 = ((a[:, None, :, :2] - b[None, :, :, :2]) ** 2).sum(-1)
-    area = np.maximum((a_boxes[:, 2] - a_boxes[:, 0]) * (a_boxes[:, 3] - a_boxes[:, 1]), 1.0)
-    similarity = np.exp(-d2 / (2 * area[:, None, None] * _KAPPA_SQ))
+    both = (a[..., :, None, :, 2] > min_confidence) & (b[..., None, :, :, 2] > min_confidence)
+    d2 = ((a[..., :, None, :, :2] - b[..., None, :, :, :2]) ** 2).sum(-1)
+    area = np.maximum((a_boxes[..., 2] - a_boxes[..., 0]) * (a_boxes[..., 3] - a_boxes[..., 1]), 1.0)
+    similarity = np.exp(-d2 / (2 * area[..., :, None, None] * _KAPPA_SQ))
     counts = both.sum(-1)
     return np.divide((similarity * both).sum(-1), counts, out=np.zeros(counts.shape), where=counts > 0)

@@ -19,6 +19,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d, median_filter
 
 from manifests.joints import BODY_25, FACE_AND_SHOULDERS, joint_indices
+from tracking.similarity import boxes_of
 
 _FACE_AND_SHOULDERS = joint_indices(BODY_25, FACE_AND_SHOULDERS)
 _BODY_ONLY = np.setdiff1d(np.arange(len(BODY_25)), _FACE_AND_SHOULDERS)
@@ -95,16 +96,11 @@ def segments(visible_median: np.ndarray, start_visible: int, stop_visible: int) 
 
 def smooth_boxes(keypoints: np.ndarray, config: TubeConfig) -> np.ndarray:
     """(n, 3) center_x_px, center_y_px, scale per frame: filled across unseen frames, smoothed in time."""
-    seen = keypoints[..., 2] > config.min_confidence
-    has = seen.any(-1)
+    has = (keypoints[..., 2] > config.min_confidence).any(-1)
     n = len(keypoints)
-    centre = np.zeros((n, 2))
-    height = np.zeros(n)
-    for i in np.flatnonzero(has):
-        points = keypoints[i, seen[i], :2]
-        low, high = points.min(0), points.max(0)
-        centre[i] = (low + high) / 2
-        height[i] = max(float((high - low).max()), 1.0)
+    boxes = boxes_of(keypoints, config.min_confidence)  # one vectorised pass, not a loop over frames
+    centre = (boxes[:, :2] + boxes[:, 2:]) / 2
+    height = np.maximum((boxes[:, 2:] - boxes[:, :2]).max(axis=1), 1.0)
     index = np.arange(n)
     known = np.flatnonzero(has)
     series = [np.interp(index, known, centre[known, 0]), np.interp(index, known, centre[known, 1]),
