@@ -41,15 +41,6 @@ FACE_AND_SHOULDERS: tuple[str, ...] = (
     "nose", "neck", "right_eye", "left_eye", "right_ear", "left_ear", "right_shoulder", "left_shoulder",
 )
 
-# Left/right pairs, for horizontal flips in augmentation.
-def mirrored_name(name: str) -> str:
-    if name.startswith("left_"):
-        return "right_" + name[len("left_"):]
-    if name.startswith("right_"):
-        return "left_" + name[len("right_"):]
-    return name
-
-
 def joint_index(order: tuple[str, ...], name: str) -> int:
     """Index of `name` in `order`, with an error that lists the order's names."""
     try:

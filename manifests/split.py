@@ -6,7 +6,6 @@ tube of a test video is ever trained on.
 from __future__ import annotations
 
 import hashlib
-from typing import Iterable
 
 SPLITS = ("train", "val", "test")
 # Percent of hash buckets per split: 90/5/5.
@@ -22,6 +21,3 @@ def split_of(video_id: str) -> str:
             return split
     raise AssertionError("unreachable: buckets cover 0..99")
 
-
-def splits_of(video_ids: Iterable[str]) -> list[str]:
-    return [split_of(v) for v in video_ids]

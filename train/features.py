@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from manifests.tables import FEATURE_DIM
 from pseudolabel.decode import DecodeConfig, open_stream
 from train.resnet import load_resnet50
 
@@ -48,7 +49,7 @@ class FeatureExtractor:
             batch = (crops[start:start + self.batch_frames].astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
             tensor = torch.from_numpy(batch).permute(0, 3, 1, 2).to(self.device)
             out.append(self.model(tensor).float().cpu().numpy())
-        return np.concatenate(out).astype(np.float16) if out else np.zeros((0, 2048), np.float16)
+        return np.concatenate(out).astype(np.float16) if out else np.zeros((0, FEATURE_DIM), np.float16)
 
 
 def crop(rgb: np.ndarray, centre_x: float, centre_y: float, scale: float) -> np.ndarray:

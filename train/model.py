@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from manifests.tables import FEATURE_DIM
 from train.params import N_POSE, N_THETA, POSE, mean_theta
 
 
@@ -22,7 +23,7 @@ class ModelConfig:
     """feature_dim: per-frame feature width (2048 for ResNet-50); width: temporal channels (paper: 2048);
     regressor_width: IEF hidden width (1024); iterations: IEF steps (3); delta_frames: +-5."""
 
-    feature_dim: int = 2048
+    feature_dim: int = FEATURE_DIM
     width: int = 2048
     groups: int = 32
     n_blocks: int = 3

@@ -32,10 +32,6 @@ def shape_of(theta: torch.Tensor) -> torch.Tensor:
     return theta[..., SHAPE]
 
 
-def join_theta(camera: torch.Tensor, pose: torch.Tensor, shape: torch.Tensor) -> torch.Tensor:
-    return torch.cat([camera, pose, shape], dim=-1)
-
-
 def mean_theta() -> torch.Tensor:
     """The initial estimate before any iteration: a person facing the camera (rotated pi about x, as
     SMPL's y-up meets the image's y-down), mean shape, a camera that fills the crop."""

@@ -9,7 +9,6 @@ import torch
 from torch import nn
 
 log = logging.getLogger(__name__)
-FEATURE_DIM = 2048
 
 
 class Bottleneck(nn.Module):
