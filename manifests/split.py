@@ -20,4 +20,3 @@ def split_of(video_id: str) -> str:
         if bucket < upper:
             return split
     raise AssertionError("unreachable: buckets cover 0..99")
-
