@@ -52,12 +52,26 @@ def _pair_cost(a_pose, a_box, b_pose, b_box, config: TrackerConfig) -> np.ndarra
             + (1 - config.oks_weight) * (1 - pairwise_iou(a_box, b_box)))
 
 
-def _consecutive_costs(keypoints: np.ndarray, boxes: np.ndarray, starts: np.ndarray, ends: np.ndarray,
-                       config: TrackerConfig, chunk_elements: int = 250_000) -> list[np.ndarray]:
-    """costs[k]: (people in frame k, people in frame k+1), for every pair of consecutive detection frames,
-    computed in a few vectorised passes (people padded per frame; frames in chunks small enough for the
-    CPU cache, which matters more than the number of passes).
-    A track seen in the previous frame, the common case, needs nothing more."""
+@dataclass(frozen=True)
+class _Consecutive:
+    """What frame k's people cost against frame k+1's, for every pair of consecutive detection frames.
+
+    costs[k]: (people in frame k, people in frame k+1). match[k, i]: the detection of frame k+1 that
+    person i of frame k continues into when `clean[k]`, -1 if every pair of that row is above the gate.
+    clean[k]: every row's cheapest ungated detection is a different one, so those row minima are the
+    optimal gated assignment (a maximum matching, at the lower bound of the cost) with no Hungarian solve.
+    """
+
+    costs: list[np.ndarray]
+    match: np.ndarray
+    clean: np.ndarray
+
+
+def _consecutive(keypoints: np.ndarray, boxes: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                 config: TrackerConfig, chunk_elements: int = 250_000) -> _Consecutive:
+    """Costs and row-minimum matches of consecutive frames, in a few vectorised passes (people padded
+    per frame; frames in chunks small enough for the CPU cache, which matters more than the number of
+    passes). A track seen in the previous frame, the common case, needs nothing more."""
     n_frames = len(starts)
     counts = ends - starts
     width = int(counts.max())
@@ -66,13 +80,22 @@ def _consecutive_costs(keypoints: np.ndarray, boxes: np.ndarray, starts: np.ndar
     slot = np.arange(len(keypoints)) - np.repeat(starts, counts)
     frame_of_row = np.repeat(np.arange(n_frames), counts)
     pose[frame_of_row, slot], box[frame_of_row, slot] = keypoints, boxes
+    column_exists = np.arange(width) < counts[:, None]  # (frames, width)
     costs = []
+    match = np.full((max(n_frames - 1, 0), width), -1, dtype=np.int64)
     step = max(1, chunk_elements // (width * width * 25))
     for first in range(0, n_frames - 1, step):
         last = min(n_frames - 1, first + step)
         block = _pair_cost(pose[first:last], box[first:last], pose[first + 1:last + 1], box[first + 1:last + 1], config)
         costs += [block[i, :counts[first + i], :counts[first + i + 1]] for i in range(last - first)]
-    return costs
+        allowed = np.where(column_exists[first + 1:last + 1, None, :] & (block <= config.max_cost), block, np.inf)
+        best = allowed.argmin(axis=2)
+        matched = np.isfinite(np.take_along_axis(allowed, best[..., None], axis=2)[..., 0])
+        match[first:last] = np.where(matched & column_exists[first:last], best, -1)
+    # Unique matches per row: sort them, with each unmatched row given a distinct negative stand-in.
+    distinct = np.where(match >= 0, match, -1 - np.arange(width))
+    clean = (np.diff(np.sort(distinct, axis=1), axis=1) != 0).all(axis=1)
+    return _Consecutive(costs, match, clean)
 
 
 def link_tracks(frames: np.ndarray, keypoints: np.ndarray, shot_starts: np.ndarray | list[int] = (0,),
@@ -96,46 +119,68 @@ def link_tracks(frames: np.ndarray, keypoints: np.ndarray, shot_starts: np.ndarr
     starts = np.concatenate([[0], boundaries])
     ends = np.concatenate([boundaries, [len(frames)]])
     shot_of = np.searchsorted(np.sort(np.asarray(shot_starts, dtype=np.int64)), sorted_frames[starts], side="right")
-    consecutive = _consecutive_costs(poses, boxes, starts, ends, config)
+    consecutive = _consecutive(poses, boxes, starts, ends, config)
 
-    # Active tracks: id, the row of their last detection, and its frame number, as parallel arrays.
-    active_ids = np.zeros(0, dtype=np.int64)
-    active_row = np.zeros(0, dtype=np.int64)
-    active_frame = np.zeros(0, dtype=np.int64)
+    # Live tracks in two parts: `previous`, the ids of the previous detection frame's people (in row
+    # order), and tracks in a gap (unseen since an earlier frame, still within max_gap) as parallel arrays.
+    no_ids = np.zeros(0, dtype=np.int64)
+    previous = no_ids
+    gap_ids, gap_row, gap_frame = no_ids, no_ids, no_ids
     assigned_sorted = np.full(len(frames), -1, dtype=np.int64)
     next_id = 0
     for k, (start, end) in enumerate(zip(starts, ends)):
         frame = sorted_frames[start]
         if k == 0 or shot_of[k] != shot_of[k - 1]:  # a cut ends every track
-            active_ids, active_row, active_frame = active_ids[:0], active_row[:0], active_frame[:0]
-        alive = frame - active_frame <= config.max_gap + 1
-        if not alive.all():
-            active_ids, active_row, active_frame = active_ids[alive], active_row[alive], active_frame[alive]
+            previous, gap_ids, gap_row, gap_frame = no_ids, no_ids, no_ids, no_ids
+        elif frame - sorted_frames[starts[k - 1]] > config.max_gap + 1:
+            previous = no_ids
+        if len(gap_ids):
+            alive = frame - gap_frame <= config.max_gap + 1
+            if not alive.all():
+                gap_ids, gap_row, gap_frame = gap_ids[alive], gap_row[alive], gap_frame[alive]
         assigned = np.full(end - start, -1, dtype=np.int64)
-        if len(active_ids):
-            recent = active_frame == sorted_frames[starts[k - 1]]
-            if recent.all():
-                cost = consecutive[k - 1][active_row - starts[k - 1]]
-            else:  # some tracks come back from a gap: their costs are computed here
-                cost = np.empty((len(active_ids), end - start))
-                cost[recent] = consecutive[k - 1][active_row[recent] - starts[k - 1]]
-                old = active_row[~recent]
-                cost[~recent] = _pair_cost(poses[old], boxes[old], poses[start:end], boxes[start:end], config)
-            gated = cost > config.max_cost
-            track_rows, detection_rows = _assign(np.where(gated, 1e6, cost))
-            keep = ~gated[track_rows, detection_rows]
-            track_rows, detection_rows = track_rows[keep], detection_rows[keep]
-            assigned[detection_rows] = active_ids[track_rows]
-            active_row[track_rows] = start + detection_rows
-            active_frame[track_rows] = frame
+        if len(previous) and not len(gap_ids) and consecutive.clean[k - 1]:  # the steady case: no solve
+            match = consecutive.match[k - 1, :len(previous)]
+            hit = match >= 0
+            assigned[match[hit]] = previous[hit]
+            unmatched = ~hit
+            if unmatched.any():
+                gap_ids, gap_row = previous[unmatched], starts[k - 1] + np.flatnonzero(unmatched)
+                gap_frame = np.full(len(gap_ids), sorted_frames[starts[k - 1]])
+        elif len(previous) or len(gap_ids):
+            assigned, (gap_ids, gap_row, gap_frame) = _match_with_gaps(
+                previous, (gap_ids, gap_row, gap_frame), k, poses, boxes, starts, sorted_frames, consecutive, config)
         new = np.flatnonzero(assigned < 0)
         if len(new):
-            new_ids = np.arange(next_id, next_id + len(new))
+            assigned[new] = np.arange(next_id, next_id + len(new))
             next_id += len(new)
-            assigned[new] = new_ids
-            active_ids = np.concatenate([active_ids, new_ids])
-            active_row = np.concatenate([active_row, start + new])
-            active_frame = np.concatenate([active_frame, np.full(len(new), frame)])
+        previous = assigned
         assigned_sorted[start:end] = assigned
     track_ids[order] = assigned_sorted
     return track_ids
+
+
+def _match_with_gaps(previous, gapped, k, poses, boxes, starts, sorted_frames, consecutive: _Consecutive,
+                     config: TrackerConfig):
+    """The general case of one frame: tracks from the previous frame and tracks back from a gap, matched
+    by a gated Hungarian solve. Returns the frame's assigned ids (-1: new) and the tracks now in a gap."""
+    start, end = starts[k], (starts[k + 1] if k + 1 < len(starts) else len(poses))
+    prev_start = starts[k - 1]
+    ids = np.concatenate([previous, gapped[0]])
+    rows = np.concatenate([prev_start + np.arange(len(previous)), gapped[1]])
+    seen = np.concatenate([np.full(len(previous), sorted_frames[prev_start]), gapped[2]])
+    cost = np.empty((len(ids), end - start))
+    if len(previous):
+        cost[:len(previous)] = consecutive.costs[k - 1]
+    if len(gapped[0]):  # tracks back from a gap: their costs are computed here
+        old = gapped[1]
+        cost[len(previous):] = _pair_cost(poses[old], boxes[old], poses[start:end], boxes[start:end], config)
+    gated = cost > config.max_cost
+    track_rows, detection_rows = _assign(np.where(gated, 1e6, cost))
+    keep = ~gated[track_rows, detection_rows]
+    track_rows, detection_rows = track_rows[keep], detection_rows[keep]
+    assigned = np.full(end - start, -1, dtype=np.int64)
+    assigned[detection_rows] = ids[track_rows]
+    unmatched = np.ones(len(ids), dtype=bool)
+    unmatched[track_rows] = False
+    return assigned, (ids[unmatched], rows[unmatched], seen[unmatched])
