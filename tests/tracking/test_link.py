@@ -92,3 +92,35 @@ def test_synthetic_scenes_have_no_identity_switches(scene):
           f"misses {metrics['misses']}, false positives {metrics['false_positives']}")
     assert metrics["id_switches"] == 0
     assert metrics["idf1"] > (0.85 if scene.name == "misses_and_false_positives" else 0.97)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n_people=st.lists(st.integers(0, 6), min_size=2, max_size=6), seed=st.integers(0, 10_000),
+       spread=st.floats(5, 400))
+def test_the_solve_free_matches_equal_a_gated_hungarian_solve(n_people, seed, spread):
+    """Wherever frames are marked clean, the row-minimum matches are an optimal gated assignment: as
+    many pairs under the gate as the Hungarian solve finds, at the same total cost."""
+    from scipy.optimize import linear_sum_assignment
+
+    from tracking.link import _consecutive
+    from tracking.similarity import boxes_of
+
+    rng = np.random.default_rng(seed)
+    poses = np.stack([person(*rng.uniform(50, 50 + spread, 2), rng.uniform(60, 140))
+                      for _ in range(sum(n_people))]) if sum(n_people) else np.zeros((0, 25, 3))
+    counts = np.array(n_people)
+    if counts.sum() == 0:
+        return
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    config = TrackerConfig()
+    result = _consecutive(poses, boxes_of(poses, config.min_confidence), starts, starts + counts, config)
+    for k, cost in enumerate(result.costs):
+        if not result.clean[k]:
+            continue
+        match = result.match[k, :cost.shape[0]]
+        hit = match >= 0
+        gated = cost > config.max_cost
+        rows, cols = linear_sum_assignment(np.where(gated, 1e6, cost))
+        keep = ~gated[rows, cols]
+        assert hit.sum() == keep.sum()
+        assert cost[np.flatnonzero(hit), match[hit]].sum() == pytest.approx(cost[rows[keep], cols[keep]].sum())
