@@ -176,15 +176,25 @@ FEATURES = TableSpec(
     schema=pa.schema([
         _required("tube_id", pa.string()),
         _required("video_id", pa.string()),
+        _required("view", pa.int32()),
         _required("n_frames", pa.int32()),
+        _required("bbox", pa.list_(BBOX)),
         _required("features", pa.list_(FEATURE)),
         _required("extractor", pa.string()),
         _required("extractor_version", pa.string()),
+        _required("tubes_flush", pa.string()),
     ]),
-    key=("tube_id",),
-    unit_column="tube_id",
+    key=("tube_id", "view"),
+    # One unit is a video: its frames are decoded once for all of its tubes and views.
+    unit_column="video_id",
     producer="features",
-    units={"features": "per frame: 2048 float16, ResNet-50 average-pooled"},
+    units={
+        "view": "0: the tube's own crop boxes; 1, 2, ...: augmented copies, one random scale and shift for "
+                "the whole tube (the crop moves with the person, it does not shake)",
+        "bbox": "per frame: the crop box these features saw, (center_x_px, center_y_px, scale)",
+        "features": "per frame: 2048 float16, ResNet-50 average-pooled",
+        "tubes_flush": "the tracking commit the tube came from; a re-tracked video is featured again",
+    },
 )
 
 STATUS_OK, STATUS_FAILED, STATUS_SKIPPED = "ok", "failed", "skipped"

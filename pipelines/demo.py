@@ -67,7 +67,9 @@ def main(root: str, workers: int) -> None:
             _run([str(bin_dir / "hmmr-harvest"), "--root", root, "--hashtags", str(tags), "--source-template",
                   f"{base}/tags/{{tag}}/", "--workers", str(workers), "--no-progress"])
             _run([str(bin_dir / "hmmr-pseudolabel"), "run", "--root", root, "--workers", str(workers)])
-            _run([str(bin_dir / "hmmr-train"), "features", "--root", root, "--workers", str(workers), "--no-progress"])
+            # One jittered view per tube (the default is two) keeps the demo's CPU feature pass short.
+            _run([str(bin_dir / "hmmr-train"), "features", "--root", root, "--jitter-views", "1", "--workers",
+                  str(workers), "--no-progress"])
             click.echo("\n".join(_stage_summaries(dataset, since)))
 
     click.secho("\n== a short training run ==", bold=True)

@@ -1,4 +1,4 @@
-"""Features wiring: a GPU stage over every tube that has no features at this extractor version."""
+"""Features wiring: a GPU stage over every video with tubes that have no features at this extractor version."""
 from __future__ import annotations
 
 from functools import partial
@@ -6,21 +6,29 @@ from functools import partial
 import pandas as pd
 from distributed import Client
 
-from manifests import FEATURES, TUBES, VIDEOS, DatasetRoot, read_table
+from manifests import FEATURES, TUBES, VIDEOS, DatasetRoot, live_flushes, read_table
+from manifests.store import part_path
 from pipelines.runner import RunnerConfig, RunStats, Stage, run_stage
 from train.features import FeatureConfig, FeatureExtractor, features_unit
 
 
 def features_stage(config: FeatureConfig) -> Stage:
-    return Stage(name="features", version=config.version(), outputs=(FEATURES,), work=features_unit,
-                 resources={"GPU": 1}, make_context=partial(FeatureExtractor, config), config=config)
+    return Stage(name="features", version=config.version(), outputs=(FEATURES,),
+                 work=partial(features_unit, config=config), resources={"GPU": 1},
+                 make_context=partial(FeatureExtractor, config), config=config)
 
 
 def extract_features(client: Client, root: DatasetRoot, config: FeatureConfig, runner: RunnerConfig) -> RunStats:
-    tubes = read_table(root, TUBES, columns=["tube_id", "video_id", "start_frame", "fps", "bbox"])
-    videos = read_table(root, VIDEOS, columns=["video_id", "media_path"])
-    units = tubes.merge(videos, on="video_id")
-    units = pd.DataFrame({"unit_id": units["tube_id"], "video_id": units["video_id"],
-                          "media_path": [str(root.path / p) for p in units["media_path"]],
-                          "start_frame": units["start_frame"], "fps": units["fps"], "bbox": units["bbox"]})
-    return run_stage(client, root, features_stage(config), units, runner)
+    """Features for the tubes of every tracked video. A unit is a video (decoded once for all its tubes);
+    a video tracked again since its features were made (another tracking commit) is done again."""
+    tracked = live_flushes(root, "tracking")
+    with_tubes = pd.unique(read_table(root, TUBES, columns=["video_id"])["video_id"])
+    videos = read_table(root, VIDEOS, columns=["video_id", "media_path"]).set_index("video_id")
+    ids = [v for v in with_tubes if v in tracked.index and v in videos.index]
+    units = pd.DataFrame({"unit_id": ids, "media_path": [str(root.path / videos.at[v, "media_path"]) for v in ids],
+                          "tubes_part": [str(part_path(root, TUBES, tracked[v])) for v in ids],
+                          "tubes_flush": [tracked[v] for v in ids]})
+    made_from = read_table(root, FEATURES, columns=["video_id", "tubes_flush"]).drop_duplicates("video_id")
+    current = made_from["video_id"].map(tracked)
+    stale = made_from.loc[current.notna() & (current != made_from["tubes_flush"]), "video_id"]
+    return run_stage(client, root, features_stage(config), units, runner, redo=frozenset(stale))

@@ -24,7 +24,7 @@ from collections import Counter, defaultdict, deque
 from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Collection, Iterator, Mapping
 
 import pandas as pd
 import pyarrow as pa
@@ -249,8 +249,10 @@ def new_run_id(stage: str) -> str:
     return f"{now:%Y%m%dT%H%M%S%f}-{stage}-{secrets.token_hex(3)}"
 
 
-def plan_units(root: DatasetRoot, stage: Stage, units: pd.DataFrame, retry_failed: bool) -> tuple[pd.DataFrame, int, int]:
-    """(due units, n already done, n failed and not retried). Vectorised: a million keys take seconds."""
+def plan_units(root: DatasetRoot, stage: Stage, units: pd.DataFrame, retry_failed: bool,
+               redo: Collection[str] = frozenset()) -> tuple[pd.DataFrame, int, int]:
+    """(due units, n already done, n failed and not retried). Vectorised: a million keys take seconds.
+    `redo`: units done at this version whose inputs have changed since; they are due again."""
     if UNIT_ID not in units.columns:
         raise ValueError(f"stage {stage.name!r}: the units frame needs a {UNIT_ID!r} column; it has {list(units.columns)}")
     ids = pa.array(units[UNIT_ID].astype(str).to_numpy(), pa.string())
@@ -259,6 +261,8 @@ def plan_units(root: DatasetRoot, stage: Stage, units: pd.DataFrame, retry_faile
         raise ValueError(f"stage {stage.name!r}: unit id {dup!r} appears more than once in the input")
     done = unit_keys_with_status(root, stage.name, stage.version, (STATUS_OK, STATUS_SKIPPED))
     is_done = pc.is_in(ids, value_set=done).to_numpy(zero_copy_only=False)
+    if redo:
+        is_done &= ~pc.is_in(ids, value_set=pa.array(sorted(redo), pa.string())).to_numpy(zero_copy_only=False)
     failed = unit_keys_with_status(root, stage.name, stage.version, (STATUS_FAILED,))
     is_failed = pc.is_in(ids, value_set=failed).to_numpy(zero_copy_only=False) & ~is_done
     due_mask = ~is_done if retry_failed else ~is_done & ~is_failed
@@ -404,8 +408,10 @@ def run_stage(
     stage: Stage,
     units: pd.DataFrame,
     config: RunnerConfig = RunnerConfig(),
+    redo: Collection[str] = frozenset(),
 ) -> RunStats:
     """Run the due units of `stage` over `units` (a frame with a `unit_id` column plus payload columns).
+    `redo`: unit ids done at this version whose inputs changed since (another upstream commit): due again.
 
     Holds the dataset lock for the whole run. Returns the run's stats; the caller decides the exit code
     (non-zero when `stats.n_failed`).
@@ -421,7 +427,7 @@ def run_stage(
             removed = remove_orphan_parts(root, stage.name, stage.outputs)
             if removed:
                 log.warning("removed %d uncommitted parts left by an interrupted run", len(removed))
-            due, stats.n_already_done, stats.n_failed_not_retried = plan_units(root, stage, units, config.retry_failed)
+            due, stats.n_already_done, stats.n_failed_not_retried = plan_units(root, stage, units, config.retry_failed, redo)
             if config.limit:
                 due = due.iloc[:config.limit]
             stats.n_due = len(due)

@@ -65,7 +65,7 @@ def write_synthetic_tubes(client, root, smpl_dir, tubes: dict[str, tuple[str, st
                          keypoints=keypoints, bbox=bbox))
         # Unit-scale features that carry the pose (as a pretrained backbone's would carry the image).
         features = (np.concatenate([pose, np.zeros((n_frames, 3))], axis=1).astype(np.float32) @ projection.T) / 10.0
-        feature_rows.append(dict(unit_id=f"{video_id}-t0-0", video_id=video_id, features=features))
+        feature_rows.append(dict(unit_id=video_id, tube_id=f"{video_id}-t0-0", features=features, bbox=bbox))
 
     def tube_work(payload, context):
         n = len(payload["keypoints"])
@@ -79,8 +79,9 @@ def write_synthetic_tubes(client, root, smpl_dir, tubes: dict[str, tuple[str, st
 
     def feature_work(payload, context):
         n = len(payload["features"])
-        return {"features": {"tube_id": [payload["unit_id"]], "video_id": [payload["video_id"]], "n_frames": [n],
-                             "features": [payload["features"]], "extractor": ["synthetic"], "extractor_version": ["1"]}}
+        return {"features": {"tube_id": [payload["tube_id"]], "video_id": [payload["unit_id"]], "view": [0],
+                             "n_frames": [n], "bbox": [payload["bbox"]], "features": [payload["features"]],
+                             "extractor": ["synthetic"], "extractor_version": ["1"], "tubes_flush": ["synthetic"]}}
 
     import pandas as pd
 

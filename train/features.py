@@ -1,14 +1,20 @@
-"""The features stage's per-tube work: 224x224 crops of each tube frame -> ResNet-50 -> 2048 float16."""
+"""The features stage's per-video work: 224x224 crops of every tube frame, in every view, through
+ResNet-50 into 2048 float16 per frame, with the video decoded once."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
+import pandas as pd
 import torch
 from PIL import Image
 
+from manifests import FEATURES, TUBES
+from manifests.status import UnitResult
+from manifests.store import read_part
 from manifests.tables import FEATURE_DIM
 from pseudolabel.decode import DecodeConfig, open_stream
 from train.resnet import load_resnet50
@@ -19,16 +25,56 @@ IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 
 
 @dataclass(frozen=True)
+class JitterConfig:
+    """Scale and translation augmentation, with HMR's ranges (its scale_min 0.8, scale_max 1.23,
+    trans_max 20 px in the 224 crop). Features come from a frozen backbone and are computed once, so
+    augmentation happens here: `views` extra copies of every tube, each with one random scale and shift
+    for the whole tube (a per-frame draw would make the crop shake, which real tubes never do).
+    The training sampler picks a view per window."""
+
+    views: int = 2
+    scale_range: tuple[float, float] = (0.8, 1.23)
+    shift_px: float = 20.0
+
+    def __post_init__(self) -> None:
+        if self.views < 0:
+            raise ValueError(f"JitterConfig.views must be >= 0, got {self.views}")
+        if not 0 < self.scale_range[0] <= self.scale_range[1]:
+            raise ValueError(f"JitterConfig.scale_range must be 0 < low <= high, got {self.scale_range}")
+        if self.shift_px < 0:
+            raise ValueError(f"JitterConfig.shift_px must be >= 0, got {self.shift_px}")
+
+
+@dataclass(frozen=True)
 class FeatureConfig:
     """weights: a torchvision-layout ResNet-50 state dict (None = random init, with a loud warning);
-    batch_frames: crops per forward pass; device: 'auto' = CUDA when the worker has it."""
+    batch_frames: crops per forward pass; device: 'auto' = CUDA when the worker has it; jitter: the
+    augmented views computed besides each tube's own boxes."""
 
     weights: str | None = None
     batch_frames: int = 64
     device: str = "auto"
+    jitter: JitterConfig = field(default_factory=JitterConfig)
 
     def version(self) -> str:
-        return f"1/{Path(self.weights).name if self.weights else 'random-init'}"
+        jitter = self.jitter
+        return (f"2/{Path(self.weights).name if self.weights else 'random-init'}/views=1+{jitter.views}"
+                f",scale={jitter.scale_range[0]}-{jitter.scale_range[1]},shift={jitter.shift_px}")
+
+
+def jittered_boxes(bbox: np.ndarray, tube_id: str, view: int, jitter: JitterConfig) -> np.ndarray:
+    """(n, 3) crop boxes of `view` of a tube: view 0 is the tube's own; others one scale factor and one
+    shift (in crop pixels) for every frame, drawn from the tube id and view so re-runs agree."""
+    if view == 0:
+        return bbox.astype(np.float32)
+    seed = int.from_bytes(hashlib.sha256(f"{tube_id}/{view}".encode()).digest()[:8], "little")
+    rng = np.random.default_rng(seed)
+    factor = rng.uniform(*jitter.scale_range)
+    shift_crop_px = rng.uniform(-jitter.shift_px, jitter.shift_px, size=2)
+    out = bbox.astype(np.float64).copy()
+    out[:, :2] += shift_crop_px / out[:, 2:3]  # crop pixels -> image pixels at each frame's scale
+    out[:, 2] *= factor
+    return out.astype(np.float32)
 
 
 class FeatureExtractor:
@@ -61,26 +107,68 @@ def crop(rgb: np.ndarray, centre_x: float, centre_y: float, scale: float) -> np.
                                                      resample=Image.Resampling.BILINEAR))
 
 
-def tube_crops(media_path: str, fps: float, start_frame: int, bbox: np.ndarray) -> np.ndarray:
-    """(n, 224, 224, 3) crops of the tube's frames, decoded at the rate its frame indices refer to."""
+@dataclass(frozen=True)
+class TubeBoxes:
+    """The crop boxes of one tube in every view: boxes (views, n, 3), starting at `start_frame`."""
+
+    start_frame: int
+    boxes: np.ndarray
+
+    @property
+    def n_frames(self) -> int:
+        return self.boxes.shape[1]
+
+
+def video_features(media_path: str, fps: float, tubes: list[TubeBoxes], extract: FeatureExtractor) -> list[np.ndarray]:
+    """(views, n, 2048) float16 per tube: every tube's crops, in every view, from one decode of the video
+    (decoded at the rate its frame indices refer to), sent to the backbone in full batches."""
+    out = [np.zeros((*tube.boxes.shape[:2], FEATURE_DIM), np.float16) for tube in tubes]
+    filled = [np.zeros(tube.boxes.shape[:2], bool) for tube in tubes]
+    pending: list[np.ndarray] = []
+    slots: list[tuple[int, int, int]] = []  # (tube, view, frame in tube) of each pending crop
+
+    def run_pending() -> None:
+        for (t, v, i), vector in zip(slots, extract(np.stack(pending))):
+            out[t][v, i], filled[t][v, i] = vector, True
+        pending.clear(), slots.clear()
+
+    end_frame = max((tube.start_frame + tube.n_frames for tube in tubes), default=0)
     _, frames = open_stream(Path(media_path), DecodeConfig(fps=fps))
-    crops = []
-    end_frame = start_frame + len(bbox)
     for frame in frames:
         if frame.index >= end_frame:
             break
-        if frame.index >= start_frame:
-            cx, cy, scale = bbox[frame.index - start_frame]
-            crops.append(crop(frame.rgb, cx, cy, scale))
-    if len(crops) != len(bbox):
-        raise ValueError(f"{Path(media_path).name}: tube needs frames {start_frame}..{end_frame - 1}, decoded "
-                         f"{len(crops)} of them")
-    return np.stack(crops)
+        for t, tube in enumerate(tubes):
+            i = frame.index - tube.start_frame
+            if 0 <= i < tube.n_frames:
+                for v, (cx, cy, scale) in enumerate(tube.boxes[:, i]):
+                    pending.append(crop(frame.rgb, cx, cy, scale))
+                    slots.append((t, v, i))
+        if len(pending) >= extract.batch_frames:
+            run_pending()
+    if pending:
+        run_pending()
+    for tube, done in zip(tubes, filled):
+        if not done.all():
+            missing = tube.start_frame + np.flatnonzero(~done.all(axis=0))
+            raise ValueError(f"{Path(media_path).name}: a tube needs frames {tube.start_frame}.."
+                             f"{tube.start_frame + tube.n_frames - 1}; frames {missing[0]}..{missing[-1]} "
+                             f"were not decoded")
+    return out
 
 
-def features_unit(payload: Mapping[str, Any], context: FeatureExtractor) -> dict[str, dict[str, list]]:
-    bbox = np.stack(payload["bbox"])
-    features = context(tube_crops(payload["media_path"], payload["fps"], int(payload["start_frame"]), bbox))
-    return {"features": {"tube_id": [payload["unit_id"]], "video_id": [payload["video_id"]],
-                         "n_frames": [len(features)], "features": [features], "extractor": ["resnet50"],
-                         "extractor_version": [context.version]}}
+def features_unit(payload: Mapping[str, Any], context: FeatureExtractor, config: FeatureConfig) -> UnitResult:
+    """The runner's entry point for one video (payload: unit_id, media_path, tubes_part, tubes_flush)."""
+    video_id = payload["unit_id"]
+    tubes = read_part(TUBES, Path(payload["tubes_part"]), [video_id], ["tube_id", "start_frame", "fps", "bbox"])
+    tubes = tubes.to_pandas()
+    boxes = [TubeBoxes(int(row.start_frame), np.stack([
+        jittered_boxes(np.stack(row.bbox), row.tube_id, view, config.jitter) for view in range(1 + config.jitter.views)]))
+        for row in tubes.itertuples()]
+    fps = float(tubes["fps"].iloc[0]) if len(tubes) else 0.0
+    features = video_features(payload["media_path"], fps, boxes, context) if len(tubes) else []
+    rows = [dict(tube_id=tube_id, video_id=video_id, view=view, n_frames=tube.n_frames, bbox=tube.boxes[view],
+                 features=vectors, extractor="resnet50", extractor_version=context.version,
+                 tubes_flush=payload["tubes_flush"])
+            for tube_id, tube, views in zip(tubes["tube_id"], boxes, features) for view, vectors in enumerate(views)]
+    return UnitResult(tables={"features": pd.DataFrame(rows, columns=FEATURES.schema.names)},
+                      counters={"tubes": float(len(boxes)), "crops": float(sum(b.boxes.shape[0] * b.n_frames for b in boxes))})

@@ -45,6 +45,7 @@ class TrainConfig:
     steps: int = 1000
     batch_size: int = 8
     window: int = 20
+    augment: bool = True  # train on the jittered views of each tube (scale/shift), not only its own boxes
     learning_rate: float = 1e-4
     min_learning_rate_ratio: float = 0.1  # cosine decay from learning_rate to this share of it at the last step
     discriminator_learning_rate: float = 1e-4
@@ -137,7 +138,8 @@ def train(config: TrainConfig, resume: bool = False, stop_after_steps: int | Non
 
     # Data: the train split of the chosen datasets; validation on their val split when it has windows.
     root = DatasetRoot(Path(config.root))
-    sampler = WindowSampler(load_sequences(root, config.datasets, "train", config.window), config.window, dict(config.mix))
+    sampler = WindowSampler(load_sequences(root, config.datasets, "train", config.window), config.window,
+                            dict(config.mix), augment=config.augment)
     val_sequences = load_sequences(root, config.datasets, "val", config.window)
     val_sampler = WindowSampler(val_sequences, config.window) if val_sequences else None
 

@@ -36,7 +36,9 @@ def predict_tube(model: HMMR, features: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def tube_features(root: DatasetRoot, tube_id: str) -> np.ndarray:
-    table = read_table(root, FEATURES, columns=["tube_id", "features"], units=[tube_id])
+    video_id = tube_id.rsplit("-t", 1)[0]  # tube ids are <video_id>-t<track>-<start>
+    table = read_table(root, FEATURES, columns=["tube_id", "view", "features"], units=[video_id])
+    table = table[(table["tube_id"] == tube_id) & (table["view"] == 0)]
     if table.empty:
         raise KeyError(f"no features for tube {tube_id!r} in {root.path}; run `hmmr-train features` first")
     return np.stack(table.iloc[0]["features"]).astype(np.float32)

@@ -22,6 +22,8 @@ def _train_options(function):
         click.option("--steps", default=100_000, show_default=True),
         click.option("--batch-size", default=8, show_default=True),
         click.option("--window", default=20, show_default=True, help="Frames per training sequence."),
+        click.option("--augment/--no-augment", default=True, show_default=True,
+                     help="Draw windows from the scale/shift-jittered views the features stage made."),
         click.option("--lr", "learning_rate", default=1e-4, show_default=True),
         click.option("--width", default=2048, show_default=True, help="Temporal encoder channels (paper: 2048)."),
         click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt."),
@@ -40,7 +42,7 @@ def _train_options(function):
 @_train_options
 @click.pass_context
 @friendly_errors
-def main(ctx, root, datasets, mix, smpl_model_dir, mocap, out_dir, steps, batch_size, window, learning_rate, width,
+def main(ctx, root, datasets, mix, smpl_model_dir, mocap, out_dir, steps, batch_size, window, augment, learning_rate, width,
          resume, stop_after_steps, device, verbose):
     """Train temporal HMMR on the tubes of ROOT (needs their features: `hmmr-train features` first).
 
@@ -60,7 +62,7 @@ def main(ctx, root, datasets, mix, smpl_model_dir, mocap, out_dir, steps, batch_
         raise click.UsageError("--smpl-model-dir is required (see the README: how to get SMPL)")
     config = TrainConfig(root=root, smpl_model_dir=smpl_model_dir, out_dir=out_dir,
                          datasets=tuple(d for d in datasets.split(",") if d), mix=parse_mix(mix), mocap=mocap,
-                         steps=steps, batch_size=batch_size, window=window, learning_rate=learning_rate,
+                         steps=steps, batch_size=batch_size, window=window, augment=augment, learning_rate=learning_rate,
                          device=device, model=ModelConfig(width=width))
     losses = train(config, resume=resume, stop_after_steps=stop_after_steps)
     click.echo(f"trained to step {steps}: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(losses.items())))
@@ -71,18 +73,27 @@ def main(ctx, root, datasets, mix, smpl_model_dir, mocap, out_dir, steps, batch_
 @click.option("--feature-weights", type=click.Path(exists=True, dir_okay=False), default=None,
               help="torchvision-layout ResNet-50 weights (e.g. converted HMR weights) [default: random init, warned].")
 @click.option("--batch-frames", default=64, show_default=True)
+@click.option("--jitter-views", default=2, show_default=True,
+              help="Augmented copies of each tube besides its own boxes: one random scale and shift per copy "
+                   "(each costs a backbone pass per frame; 0 turns augmentation off).")
+@click.option("--jitter-scale", default=(0.8, 1.23), type=(float, float), show_default=True,
+              help="Range of the scale factor (HMR's scale_min, scale_max).")
+@click.option("--jitter-shift", default=20.0, show_default=True, help="Largest shift, in pixels of the 224 crop.")
 @cluster_options
 @runner_options
 @friendly_errors
-def features(root, feature_weights, batch_frames, address, n_workers, threads_per_worker, retry_failed, limit,
+def features(root, feature_weights, batch_frames, jitter_views, jitter_scale, jitter_shift, address, n_workers, threads_per_worker, retry_failed, limit,
              lock_wait, flush_every, no_progress, verbose):
-    """Compute 2048-D ResNet-50 features for every tube that has none (GPU workers when present)."""
+    """Compute 2048-D ResNet-50 features of every tube, in its own crop boxes and in --jitter-views
+    augmented ones, for every video that has none at these settings (GPU workers when present). A video
+    is decoded once for all its tubes; one tracked again since is done again."""
     from pipelines.cluster import connect
     from pipelines.features import extract_features
-    from train.features import FeatureConfig
+    from train.features import FeatureConfig, JitterConfig
 
     setup_logging(verbose)
-    config = FeatureConfig(weights=feature_weights, batch_frames=batch_frames)
+    config = FeatureConfig(weights=feature_weights, batch_frames=batch_frames,
+                           jitter=JitterConfig(views=jitter_views, scale_range=jitter_scale, shift_px=jitter_shift))
     with connect(cluster_config(address, n_workers, threads_per_worker)) as client:
         stats = extract_features(client, dataset_root(root), config,
                                  runner_config(retry_failed, limit, lock_wait, flush_every, no_progress))

@@ -39,9 +39,9 @@ def example_frame(name: str, n: int = 3) -> pd.DataFrame:
                       fps=[25.0] * n, keypoints=[rng.random((40, KEYPOINT_WIDTH)) for _ in range(n)],
                       bbox=[rng.random((40, 3)) for _ in range(n)], mean_confidence=[0.5] * n,
                       mean_visible_joints=[20.0] * n),
-        "features": dict(tube_id=[f"{i}-t0-0" for i in ids], video_id=ids, n_frames=[2] * n,
-                         features=[rng.random((2, 2048)) for _ in range(n)], extractor=["resnet50"] * n,
-                         extractor_version=["1"] * n),
+        "features": dict(tube_id=[f"{i}-t0-0" for i in ids], video_id=ids, view=[0] * n, n_frames=[2] * n,
+                         bbox=[rng.random((2, 3)) for _ in range(n)], features=[rng.random((2, 2048)) for _ in range(n)],
+                         extractor=["resnet50"] * n, extractor_version=["1"] * n, tubes_flush=["f1"] * n),
     }
     return pd.DataFrame(frames[name])
 

@@ -28,7 +28,8 @@ def test_demo_grows_the_dataset_incrementally(tmp_path):
     assert set(shots["video_id"]) == set(detections["video_id"]) == set(read_table(dataset, VIDEOS)["video_id"])
     assert (shots.groupby("video_id")["end_frame"].max() == 80).all()  # 8 s at 10 fps each
     assert len(tracks) == len(detections) > 100
-    assert sorted(features["tube_id"]) == sorted(tubes["tube_id"])
+    assert sorted(features.loc[features["view"] == 0, "tube_id"]) == sorted(tubes["tube_id"])
+    assert (features.groupby("tube_id")["view"].nunique() == 2).all()  # the demo makes one jittered view
     assert (features["n_frames"].to_numpy() == tubes.set_index("tube_id").loc[features["tube_id"], "n_frames"].to_numpy()).all()
 
     runs = [json.loads(p.read_text()) for p in sorted(dataset.runs_dir.glob("*/stats.json"))]
@@ -38,7 +39,7 @@ def test_demo_grows_the_dataset_incrementally(tmp_path):
     for stage in ("harvest", "pose", "tracking"):
         first, second = by_stage[stage]
         assert (first["n_ok"], second["n_ok"], second["n_already_done"]) == (2, 2, 2), stage
-    first, second = by_stage["features"]
-    assert second["n_already_done"] == first["n_ok"] and first["n_ok"] + second["n_ok"] == len(read_table(dataset, TUBES))
+    first, second = by_stage["features"]  # a unit is a video with tubes
+    assert second["n_already_done"] == first["n_ok"] and first["n_ok"] + second["n_ok"] == tubes["video_id"].nunique()
     assert (root / "runs" / "demo-train" / "checkpoint.pt").is_file()
     assert "tubes" in result.stdout and "round 2" in result.stdout and "SMPL-FORMAT TEST MODEL" in result.stdout

@@ -4,13 +4,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from manifests import FEATURES, TUBES, read_table
+from pathlib import Path
+
+from manifests import FEATURES, TUBES, live_flushes, read_table
 from pipelines.features import extract_features
-from pipelines.pseudolabel import pseudolabel
+from pipelines.pseudolabel import pseudolabel, video_units
 from pipelines.runner import RunnerConfig
+from pipelines.tracking import track
 from pseudolabel.backends import BackendSpec
 from pseudolabel.work import PoseStageConfig
-from train.features import FeatureConfig, crop
+from tracking.link import TrackerConfig
+from tracking.work import TrackingConfig
+from train.features import FeatureConfig, JitterConfig, crop, jittered_boxes
 from tests_helpers import harvest_clips
 
 pytestmark = pytest.mark.slow
@@ -27,18 +32,59 @@ def test_crop_puts_the_box_centre_in_the_middle_at_the_box_scale():
     assert 36 <= white[:, 0].max() - white[:, 0].min() + 1 <= 44
 
 
-def test_features_for_every_tube_then_nothing_to_do(client, root, tmp_path):
+def test_jittered_views_keep_one_scale_and_shift_for_the_whole_tube():
+    bbox = np.stack([np.linspace(100, 200, 50), np.linspace(80, 90, 50), np.linspace(1.0, 2.0, 50)], axis=1)
+    jitter = JitterConfig(views=3, scale_range=(0.8, 1.23), shift_px=20.0)
+    assert np.array_equal(jittered_boxes(bbox, "v-t0-0", 0, jitter), bbox.astype(np.float32))
+    views = [jittered_boxes(bbox, "v-t0-0", view, jitter) for view in (1, 2, 3)]
+    assert np.array_equal(views[0], jittered_boxes(bbox, "v-t0-0", 1, jitter))  # the same on every run
+    assert not np.allclose(views[0], views[1])
+    for view in views:
+        factor = view[:, 2] / bbox[:, 2]
+        assert np.allclose(factor, factor[0], rtol=1e-5) and 0.8 <= factor[0] <= 1.23
+        shift_crop_px = (view[:, :2] - bbox[:, :2]) * bbox[:, 2:3]  # back into pixels of the crop
+        assert np.allclose(shift_crop_px, shift_crop_px[0], atol=1e-3) and np.abs(shift_crop_px).max() <= 20.0
+
+
+def test_features_for_every_tube_and_view_then_nothing_to_do_then_again_after_retracking(client, root, tmp_path):
     harvest_clips(client, root, ["angle_zoom"], tmp_path)
-    pseudolabel(client, root, PoseStageConfig(backend=BackendSpec("blazepose", (("tile_px", 256),))), RUNNER)
-    tubes = read_table(root, TUBES, columns=["tube_id", "n_frames"])
+    pose = PoseStageConfig(backend=BackendSpec("blazepose", (("tile_px", 256),)))
+    pseudolabel(client, root, pose, RUNNER)
+    tubes = read_table(root, TUBES, columns=["tube_id", "n_frames", "bbox"])
     assert len(tubes) >= 1
-    stats = extract_features(client, root, FeatureConfig(batch_frames=16), RUNNER)
-    assert stats.n_ok == len(tubes), stats.failures
+    config = FeatureConfig(batch_frames=16, jitter=JitterConfig(views=1))
+    stats = extract_features(client, root, config, RUNNER)
+    assert stats.n_ok == 1, stats.failures  # one video: decoded once for all of its tubes
+    assert stats.counters["crops"] == 2 * tubes["n_frames"].sum()
     features = read_table(root, FEATURES).merge(tubes, on="tube_id", suffixes=("", "_tube"))
+    assert sorted(features.groupby("tube_id")["view"].apply(sorted).tolist()) == [[0, 1]] * len(tubes)
     for row in features.itertuples():
         matrix = np.stack(row.features)
         assert matrix.shape == (row.n_frames_tube, 2048) and matrix.dtype == np.float16
         assert np.isfinite(matrix.astype(np.float32)).all() and matrix.astype(np.float32).std() > 0
+        own = np.stack(row.bbox_tube)
+        assert np.allclose(np.stack(row.bbox), own if row.view == 0 else jittered_boxes(own, row.tube_id, 1, config.jitter))
+    for _, views in features.sort_values("view").groupby("tube_id"):
+        own, jittered = (np.stack(f).astype(np.float32) for f in views["features"])
+        assert not np.allclose(own, jittered)  # another crop, other features
     assert (features["extractor_version"] == "resnet50-random-init").all()
-    again = extract_features(client, root, FeatureConfig(batch_frames=16), RUNNER)
+
+    again = extract_features(client, root, config, RUNNER)
     assert again.n_due == 0
+
+    # Tracking the video again (another tracker setting) commits new tubes: their features are redone.
+    track(client, root, RUNNER, video_units(root), pose_version=pose.version(),
+          config=TrackingConfig(tracker=TrackerConfig(max_gap=4)))
+    redone = extract_features(client, root, config, RUNNER)
+    assert (redone.n_due, redone.n_ok) == (1, 1)
+    assert set(read_table(root, FEATURES)["tubes_flush"]) == set(live_flushes(root, "tracking"))
+
+
+def test_a_tube_past_the_end_of_its_video_fails_with_the_frames_it_lacks(tmp_path):
+    from train.features import FeatureExtractor, TubeBoxes, video_features
+
+    clip = Path(__file__).parents[1] / "data" / "people_a.mp4"
+    extractor = FeatureExtractor(FeatureConfig(batch_frames=8))
+    boxes = np.tile(np.array([[[300.0, 200.0, 1.0]]], np.float32), (1, 12, 1))
+    with pytest.raises(ValueError, match=r"people_a.mp4: a tube needs frames 75..86; frames 80..86 were not decoded"):
+        video_features(str(clip), 10.0, [TubeBoxes(75, boxes)], extractor)
