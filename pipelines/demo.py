@@ -94,7 +94,9 @@ def main(root: str, workers: int) -> None:
     click.echo(f"  tables     {dataset.manifests_dir}/<table>/part-*.parquet (pandas.read_parquet reads them)")
     click.echo(f"  runs       {dataset.runs_dir}/<run_id>/config.json, stats.json, log")
     click.echo("  status     hmmr-pseudolabel status --root " + root)
-    click.echo(f"  features   {len(read_table(dataset, FEATURES, columns=['tube_id']))} tubes (random-init ResNet-50)")
+    features = read_table(dataset, FEATURES, columns=["tube_id", "view"])
+    click.echo(f"  features   {features['tube_id'].nunique()} tubes x {features['view'].nunique()} views "
+               f"(the tube's own crop and jittered ones; random-init ResNet-50)")
     click.echo(f"  training   {dataset.path / 'runs' / 'demo-train'}/checkpoint.pt, scalars.jsonl")
 
 

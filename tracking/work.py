@@ -1,6 +1,7 @@
 """The tracking stage's per-video work: detections -> tracks -> tubes, read and returned as table rows."""
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -11,7 +12,7 @@ from manifests import DETECTIONS, SHOTS
 from manifests.store import read_part
 from manifests.status import UnitResult
 from tracking.link import TrackerConfig, link_tracks
-from tracking.tubes import TubeConfig, cut_tubes
+from tracking.tubes import Tube, TubeConfig, cut_tubes
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,14 @@ class TrackingConfig:
 
     def version(self) -> str:
         return f"1/{self.tracker}/{self.tubes}".replace(" ", "")
+
+
+def tubes_from_detections(frames: np.ndarray, keypoints: np.ndarray, shot_starts: np.ndarray,
+                          config: TrackingConfig) -> tuple[np.ndarray, list[Tube], Counter]:
+    """Track ids per detection, the tubes cut from those tracks, and the dropped tracks by reason."""
+    track_ids = link_tracks(frames, keypoints, shot_starts, config.tracker)
+    tubes, dropped = cut_tubes(frames, keypoints, track_ids, config.tubes)
+    return track_ids, tubes, dropped
 
 
 def track_video(payload: Mapping[str, Any], context: Any, config: TrackingConfig) -> UnitResult:
@@ -36,10 +45,9 @@ def track_video(payload: Mapping[str, Any], context: Any, config: TrackingConfig
     keypoints = (detections["keypoints"].combine_chunks().flatten().to_numpy().reshape(-1, 25, 3)
                  if len(detections) else np.zeros((0, 25, 3), np.float32))
     shot_starts = np.sort(shots["start_frame"].to_numpy()) if len(shots) else np.array([0])
-    track_ids = link_tracks(frames, keypoints, shot_starts, config.tracker)
+    track_ids, tubes, dropped = tubes_from_detections(frames, keypoints, shot_starts, config)
     shot_of = np.searchsorted(shot_starts, frames, side="right") - 1
     fps = float(shots["fps"].iloc[0]) if len(shots) else 0.0
-    tubes, dropped = cut_tubes(frames, keypoints, track_ids, config.tubes)
     n = len(frames)
     counters = {f"tracks_dropped_{reason}": float(count) for reason, count in dropped.items()}
     counters.update({"tracks": float(len(np.unique(track_ids))), "tubes": float(len(tubes)),

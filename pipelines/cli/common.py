@@ -5,7 +5,7 @@ import functools
 import logging
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
 import yaml
@@ -13,6 +13,9 @@ import yaml
 from manifests import DatasetRoot, ManifestError
 from pipelines.cluster import ClusterConfig, ClusterError
 from pipelines.runner import RunnerConfig, RunStats
+
+if TYPE_CHECKING:
+    from pseudolabel.work import PoseStageConfig
 
 
 def setup_logging(verbose: bool) -> None:
@@ -40,6 +43,53 @@ def cluster_options(function: Callable) -> Callable:
     for option in reversed(options):
         function = option(function)
     return function
+
+
+def pose_options(function: Callable) -> Callable:
+    """The pose backend and decoding options (pseudolabel run, and predict on a video file)."""
+    options = [
+        click.option("--backend", default="blazepose", show_default=True, type=click.Choice(["blazepose", "openpose"]),
+                     help="Pose model: blazepose = embedded CPU default; openpose = OpenPose BODY_25 via pyopenpose."),
+        click.option("--openpose-model-folder", type=click.Path(file_okay=False), default=None,
+                     help="OpenPose's models/ folder (required with --backend openpose)."),
+        click.option("--openpose-python-path", type=click.Path(file_okay=False), default=None,
+                     help="Folder of the built pyopenpose module (<openpose>/build/python/openpose)."),
+        click.option("--net-resolution", default="-1x368", show_default=True, help="OpenPose network input size."),
+        click.option("--tile-px", default=256, show_default=True,
+                     help="blazepose: also look at tiles of this many pixels, to find small people (0 = whole frame only)."),
+        click.option("--fps", type=float, default=None, help="Resample every video to this rate [default: its own]."),
+        click.option("--max-side", "max_side_px", type=int, default=None,
+                     help="Downscale frames for the detector so the longer side is at most this (keypoints stay in "
+                          "original pixels)."),
+        click.option("--batch-frames", default=8, show_default=True, help="Frames per backend call."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def pose_config(backend: str, openpose_model_folder: str | None, openpose_python_path: str | None,
+                net_resolution: str, tile_px: int, fps: float | None, max_side_px: int | None, batch_frames: int,
+                local: bool) -> PoseStageConfig:
+    """The pose stage's config from `pose_options`; checks OpenPose's files here, before any worker starts."""
+    from pseudolabel.backends import BackendSpec
+    from pseudolabel.decode import DecodeConfig
+    from pseudolabel.work import PoseStageConfig
+
+    if backend == "openpose":
+        from pseudolabel.backends.openpose import check_model_folder, import_pyopenpose
+
+        if not openpose_model_folder:
+            raise click.UsageError("--backend openpose needs --openpose-model-folder")
+        check_model_folder(openpose_model_folder)  # fail now, not on every worker
+        options = (("model_folder", openpose_model_folder), ("net_resolution", net_resolution),
+                   ("python_path", openpose_python_path))
+        if local:
+            import_pyopenpose(openpose_python_path)  # a local cluster (or this process) needs it here too
+    else:
+        options = (("tile_px", tile_px),)
+    return PoseStageConfig(backend=BackendSpec(backend, options), decode=DecodeConfig(fps=fps, max_side_px=max_side_px),
+                           batch_frames=batch_frames)
 
 
 def runner_options(function: Callable) -> Callable:

@@ -1,38 +1,79 @@
-"""`hmmr-predict`: SMPL parameters per frame of a tube, from a trained checkpoint."""
+"""`hmmr-predict`: SMPL parameters per frame of a video file or of a tube, from a trained checkpoint."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
 
-from pipelines.cli.common import dataset_root, friendly_errors, root_option
+from pipelines.cli.common import dataset_root, friendly_errors, pose_config, pose_options, root_option
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("tube_id")
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.argument("video_or_tube")
 @root_option
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), required=True)
-@click.option("--out", default=None, help="npz to write [default: <tube_id>.npz].")
+@click.option("--out", default=None,
+              help="A video: folder for one npz per tube [default: <video name>_hmmr/]. A tube: the npz to "
+                   "write [default: <tube_id>.npz].")
+@click.option("--feature-weights", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="A video: the ResNet-50 weights the checkpoint was trained on features of (as `hmmr-train "
+                   "features --feature-weights`).")
+@pose_options
 @friendly_errors
-def main(tube_id, root, checkpoint, out):
-    """Predict per-frame SMPL (camera, pose, shape) for TUBE_ID with the temporal encoder, and each frame's
-    past/present/future pose from that frame alone (the hallucinator). Writes an npz.
+def main(video_or_tube, root, checkpoint, out, feature_weights, backend, openpose_model_folder, openpose_python_path,
+         net_resolution, tile_px, fps, max_side_px, batch_frames):
+    """Predict per-frame SMPL (camera, pose, shape) with the temporal encoder, and each frame's
+    past/present/future pose from that frame alone (the hallucinator).
 
-    A raw video goes through `hmmr-harvest --urls`, `hmmr-pseudolabel run` and `hmmr-train features` first:
-    its tubes are then in the manifests (`manifests.read_table(root, manifests.TUBES)` lists them).
+    \b
+    hmmr-predict clip.mp4 --checkpoint runs/hmmr/checkpoint.pt --feature-weights resnet50_hmr.pth
+    hmmr-predict <tube_id> --root data --checkpoint runs/hmmr/checkpoint.pt
+
+    A VIDEO file is posed, tracked, cut into tubes and featured in this process, with the pipeline's own
+    settings (the pose options below); each tube's npz also holds its frames, keypoints and crop boxes.
+    A TUBE id reads the features `hmmr-train features` made for it in ROOT.
     """
     import numpy as np
 
     from train.predict import load_model, predict_tube, tube_features
 
+    model = load_model(Path(checkpoint))
+    if Path(video_or_tube).is_file():
+        _predict_video(model, Path(video_or_tube), out, feature_weights,
+                       pose_config(backend, openpose_model_folder, openpose_python_path, net_resolution, tile_px, fps,
+                                   max_side_px, batch_frames, local=True))
+        return
+    if any(sep in video_or_tube for sep in "/\\") or Path(video_or_tube).suffix:
+        raise click.ClickException(f"{video_or_tube}: no such video file (a tube id has no folder or extension)")
     try:
-        features = tube_features(dataset_root(root), tube_id)
+        features = tube_features(dataset_root(root), video_or_tube)
     except KeyError as e:
         raise click.ClickException(str(e.args[0])) from e
-    arrays = predict_tube(load_model(Path(checkpoint)), features)
-    target = Path(out or f"{tube_id}.npz")
+    arrays = predict_tube(model, features)
+    target = Path(out or f"{video_or_tube}.npz")
     np.savez(target, **arrays)
     click.echo(f"{target}: " + ", ".join(f"{k} {v.shape}" for k, v in arrays.items()))
+
+
+def _predict_video(model, video: Path, out: str | None, feature_weights: str | None, pose) -> None:
+    import numpy as np
+
+    from train.features import FeatureConfig, JitterConfig
+    from train.predict import VideoPredictConfig, predict_video
+
+    config = VideoPredictConfig(pose=pose, features=FeatureConfig(weights=feature_weights, jitter=JitterConfig(views=0)))
+    results = predict_video(model, video, config)
+    if not results:
+        raise click.ClickException(f"{video}: no tube found (no person tracked for 40 frames with enough joints "
+                                   f"seen); nothing to predict")
+    folder = Path(out or f"{video.stem}_hmmr")
+    folder.mkdir(parents=True, exist_ok=True)
+    for tube, arrays in results:
+        target = folder / f"{video.stem}-t{tube.track_id}-{tube.start_frame}.npz"
+        np.savez(target, frames=np.arange(tube.start_frame, tube.end_frame), keypoints=tube.keypoints, bbox=tube.bbox,
+                 **arrays)
+        click.echo(f"{target}: frames {tube.start_frame}..{tube.end_frame - 1}, " +
+                   ", ".join(f"{k} {v.shape}" for k, v in arrays.items()))
 
 
 if __name__ == "__main__":

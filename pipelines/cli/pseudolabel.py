@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import click
 
-from pipelines.cli.common import (cluster_config, cluster_options, dataset_root, friendly_errors, report, root_option,
-                                  runner_config, runner_options, setup_logging)
+from pipelines.cli.common import (cluster_config, cluster_options, dataset_root, friendly_errors, pose_config,
+                                  pose_options, report, root_option, runner_config, runner_options, setup_logging)
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
 
@@ -22,21 +22,7 @@ def main() -> None:
 
 @main.command(context_settings=CONTEXT)
 @root_option
-@click.option("--backend", default="blazepose", show_default=True,
-              type=click.Choice(["blazepose", "openpose"]),
-              help="Pose model: blazepose = embedded CPU default; openpose = OpenPose BODY_25 via pyopenpose.")
-@click.option("--openpose-model-folder", type=click.Path(file_okay=False), default=None,
-              help="OpenPose's models/ folder (required with --backend openpose).")
-@click.option("--openpose-python-path", type=click.Path(file_okay=False), default=None,
-              help="Folder of the built pyopenpose module (<openpose>/build/python/openpose).")
-@click.option("--net-resolution", default="-1x368", show_default=True, help="OpenPose network input size.")
-@click.option("--tile-px", default=256, show_default=True,
-              help="blazepose: also look at tiles of this many pixels, to find small people (0 = whole frame only).")
-@click.option("--fps", type=float, default=None, help="Resample every video to this rate [default: its own].")
-@click.option("--max-side", "max_side_px", type=int, default=None,
-              help="Downscale frames for the detector so the longer side is at most this (keypoints stay in "
-                   "original pixels).")
-@click.option("--batch-frames", default=8, show_default=True, help="Frames per backend call.")
+@pose_options
 @click.option("--datasets", default="", help="Only videos of these datasets (comma-separated) [default: all].")
 @cluster_options
 @runner_options
@@ -52,25 +38,10 @@ def run(root, backend, openpose_model_folder, openpose_python_path, net_resoluti
     """
     from pipelines.cluster import connect
     from pipelines.pseudolabel import pseudolabel
-    from pseudolabel.backends import BackendSpec
-    from pseudolabel.decode import DecodeConfig
-    from pseudolabel.work import PoseStageConfig
 
     setup_logging(verbose)
-    if backend == "openpose":
-        from pseudolabel.backends.openpose import check_model_folder, import_pyopenpose
-
-        if not openpose_model_folder:
-            raise click.UsageError("--backend openpose needs --openpose-model-folder")
-        check_model_folder(openpose_model_folder)  # fail now, not on every worker
-        options = (("model_folder", openpose_model_folder), ("net_resolution", net_resolution),
-                   ("python_path", openpose_python_path))
-        if not address:
-            import_pyopenpose(openpose_python_path)  # a local cluster needs it here too
-    else:
-        options = (("tile_px", tile_px),)
-    pose = PoseStageConfig(backend=BackendSpec(backend, options), decode=DecodeConfig(fps=fps, max_side_px=max_side_px),
-                           batch_frames=batch_frames)
+    pose = pose_config(backend, openpose_model_folder, openpose_python_path, net_resolution, tile_px, fps, max_side_px,
+                       batch_frames, local=not address)
     with connect(cluster_config(address, n_workers, threads_per_worker)) as client:
         stats = pseudolabel(client, dataset_root(root), pose,
                             runner_config(retry_failed, limit, lock_wait, flush_every, no_progress),

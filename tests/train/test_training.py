@@ -96,6 +96,35 @@ def test_eval_and_predict_from_a_checkpoint(synthetic_root, tmp_path):
     assert arrays["single_frame_past_pose"].shape == arrays["single_frame_future_pose"].shape == (40, 72)
 
 
+def test_predict_straight_from_a_video_file(synthetic_root, tmp_path):
+    """A real clip through pose, tracking, tubes and features in one process, then the model, per tube."""
+    from pathlib import Path
+
+    import numpy as np
+    from click.testing import CliRunner
+
+    from pipelines.cli.predict import main as predict_cli
+
+    root, smpl_dir = synthetic_root
+    train(config_for(root, smpl_dir, tmp_path, steps=1, model=ModelConfig(width=64, groups=8, regressor_width=64)))
+    clip = Path(__file__).parents[1] / "data" / "angle_zoom.mp4"
+    out = tmp_path / "predicted"
+    done = CliRunner().invoke(predict_cli, [str(clip), "--checkpoint", str(tmp_path / "checkpoint.pt"), "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    written = sorted(out.glob("angle_zoom-t*.npz"))
+    assert written and len(done.output.strip().splitlines()) == len(written)
+    for path in written:
+        arrays = np.load(path)
+        n = len(arrays["frames"])
+        assert n >= 40 and np.array_equal(arrays["frames"], np.arange(arrays["frames"][0], arrays["frames"][0] + n))
+        assert arrays["keypoints"].shape == (n, 25, 3) and arrays["bbox"].shape == (n, 3)
+        assert arrays["pose"].shape == (n, 72) and arrays["single_frame_future_pose"].shape == (n, 72)
+        assert np.isfinite(arrays["pose"]).all()
+
+    missing = CliRunner().invoke(predict_cli, [str(tmp_path / "nope.mp4"), "--checkpoint", str(tmp_path / "checkpoint.pt")])
+    assert missing.exit_code != 0 and "nope.mp4: no such video file" in missing.output
+
+
 def test_torchrun_with_two_processes_trains_and_writes_one_checkpoint(synthetic_root, tmp_path):
     """DDP on CPU (gloo): what `torchrun --nproc_per_node N hmmr-train ...` does on N GPUs."""
     import subprocess
