@@ -12,7 +12,7 @@ from distributed import Client
 
 from harvest.queries import Query
 from harvest.work import download_unit, enumerate_unit
-from harvest.ytdlp import HarvestConfig
+from harvest.ytdlp import HarvestConfig, known_single_video
 from manifests import ENTRIES, VIDEOS, DatasetRoot, read_table
 from pipelines.runner import RunnerConfig, RunStats, Stage, run_stage
 
@@ -27,15 +27,17 @@ def site_of(payload: Mapping[str, Any]) -> str:
     return urlparse(str(payload["url"])).netloc.lower()
 
 
-def enumerate_stage(config: HarvestConfig, version: str) -> Stage:
+def enumerate_stage(config: HarvestConfig, version: str, in_process: bool = False) -> Stage:
     return Stage(name="enumerate", version=version, outputs=(ENTRIES,),
-                 work=partial(enumerate_unit, config=config), config=config)
+                 work=partial(enumerate_unit, config=config), config=config, in_process=in_process)
 
 
 def download_stage(config: HarvestConfig, root: DatasetRoot) -> Stage:
     return Stage(name="harvest", version=DOWNLOAD_VERSION, outputs=(VIDEOS,),
                  work=partial(download_unit, config=config, root=str(root.path)), config=config,
-                 concurrency_key=site_of, max_in_flight_per_key=config.per_site_concurrency)
+                 concurrency_key=site_of, max_in_flight_per_key=config.per_site_concurrency,
+                 # Small videos take milliseconds each, a Dask task about as much again: send a few per task.
+                 units_per_task=4)
 
 
 def tag_page_version(today: datetime | None = None) -> str:
@@ -49,9 +51,15 @@ def harvest(client: Client, root: DatasetRoot, queries: list[Query], config: Har
     stats = []
     tags = [q for q in queries if q.query.startswith("#")]
     lists = [q for q in queries if not q.query.startswith("#")]
-    for group, version in ((tags, tag_page_version(today)), (lists, ENUMERATE_VERSION)):
+    # A listed URL that names one video by itself (a YouTube id, a media file) is enumerated without a
+    # request: those are done here in the client, where a worker round trip would cost more than the work.
+    known = [q for q in lists if known_single_video(q.url)]
+    others = [q for q in lists if not known_single_video(q.url)]
+    for group, version, in_process in ((tags, tag_page_version(today), False), (others, ENUMERATE_VERSION, False),
+                                       (known, ENUMERATE_VERSION, True)):
         if group:
-            stats.append(run_stage(client, root, enumerate_stage(config, version), _query_units(group), runner))
+            stats.append(run_stage(client, root, enumerate_stage(config, version, in_process), _query_units(group),
+                                   runner))
     entries = read_table(root, ENTRIES, units=[q.query_id for q in queries])
     stats.append(run_stage(client, root, download_stage(config, root), download_units(entries, queries), runner))
     return stats
@@ -68,5 +76,6 @@ def download_units(entries: pd.DataFrame, queries: list[Query]) -> pd.DataFrame:
     entries = entries.assign(_order=entries["query_id"].map(order)).sort_values(["_order", "position"], kind="stable")
     entries = entries.drop_duplicates("video_id", keep="first")
     return pd.DataFrame({"unit_id": entries["video_id"].to_numpy(), "url": entries["url"].to_numpy(),
-                         "webpage_url": entries["webpage_url"].to_numpy(), "query": entries["query"].to_numpy(),
+                         "webpage_url": entries["webpage_url"].to_numpy(), "extractor": entries["extractor"].to_numpy(),
+                         "query": entries["query"].to_numpy(),
                          "dataset": entries["dataset"].to_numpy()})

@@ -4,7 +4,8 @@ A `Stage` is a per-unit work function plus its output tables and resources. `run
 incremental, crash-safe job on a Dask cluster:
   plan     input units minus units with an `ok`/`skipped` status at this stage version (and minus
            `failed` ones unless retry_failed);
-  submit   at most `max_in_flight` units at a time (a million-unit plan never floods the scheduler);
+  submit   at most `max_in_flight` tasks at a time, each of `units_per_task` units (a million-unit plan
+           never floods the scheduler);
   collect  as completed; every unit ends as ok / failed (error type + message) / skipped (reason);
   flush    every N units, T seconds or B bytes: data parts first, then the status part that commits
            them (see manifests.store);
@@ -58,6 +59,11 @@ class Stage:
     config: the stage's resolved config dataclass, recorded in config.json.
     concurrency_key, max_in_flight_per_key: at most that many units with the same key (e.g. the site
         a download comes from) run at once; None = no per-key cap.
+    in_process: run the work here, in the client, not on workers: for units far cheaper than a task's
+        round trip (parsing a listed URL). Planning, flushes and the commit are the same.
+    units_per_task: units sent to a worker as one Dask task, run one after another: for units of a few
+        milliseconds, where the scheduler's per-task cost would otherwise be a large share. Units of a
+        task share their concurrency key, so the per-key cap still bounds work running at once.
     """
 
     name: str
@@ -69,8 +75,14 @@ class Stage:
     config: Any = None
     concurrency_key: Callable[[Mapping[str, Any]], str] | None = None
     max_in_flight_per_key: int = 0
+    in_process: bool = False
+    units_per_task: int = 1
 
     def __post_init__(self) -> None:
+        if self.units_per_task < 1:
+            raise ValueError(f"stage {self.name!r}: units_per_task must be >= 1, got {self.units_per_task}")
+        if self.in_process and (self.make_context is not None or self.resources):
+            raise ValueError(f"stage {self.name!r}: an in-process stage has no worker context or resources")
         for spec in self.outputs:
             if spec.producer != self.name:
                 raise ValueError(f"stage {self.name!r} cannot write table {spec.name!r}: its producer is {spec.producer!r}")
@@ -214,6 +226,11 @@ def run_unit(stage: Stage, unit_id: str, payload: Mapping[str, Any]) -> UnitOutc
                            duration_s=time.perf_counter() - started)
 
 
+def run_units(stage: Stage, payloads: list[Mapping[str, Any]]) -> list[UnitOutcome]:
+    """One task: its units one after another (a batch of cheap units costs one scheduler round trip)."""
+    return [run_unit(stage, str(payload[UNIT_ID]), payload) for payload in payloads]
+
+
 def _validated_tables(stage: Stage, unit_id: str, tables: Mapping[str, Any]) -> dict[str, pa.Table]:
     by_name = {spec.name: spec for spec in stage.outputs}
     unknown = set(tables) - set(by_name)
@@ -337,13 +354,32 @@ def flush(root: DatasetRoot, stage: Stage, run_id: str, flush_id: str, outcomes:
     _crash_point("after-status-part")
 
 
-def _collect_outcome(result: Any, unit_id: str) -> UnitOutcome:
-    """A finished unit's outcome. run_unit never raises, so anything else is the error of a worker that
-    died under the unit (KilledWorker, ...): it fails that unit, not the run."""
-    if isinstance(result, UnitOutcome):
+def _collect_outcomes(result: Any, unit_ids: list[str]) -> list[UnitOutcome]:
+    """A finished task's outcomes. run_units never raises, so anything else is the error of a worker
+    that died under the task (KilledWorker, ...): it fails that task's units, not the run."""
+    if isinstance(result, list) and all(isinstance(outcome, UnitOutcome) for outcome in result):
         return result
     error = result if isinstance(result, BaseException) else RuntimeError(f"unexpected result {result!r}")
-    return UnitOutcome(unit_id, STATUS_FAILED, reason=type(error).__name__, message=describe_error(error))
+    return [UnitOutcome(unit_id, STATUS_FAILED, reason=type(error).__name__, message=describe_error(error))
+            for unit_id in unit_ids]
+
+
+def _tasks(payloads: Iterator[dict[str, Any]], key_of: Callable[[Mapping[str, Any]], str | None], size: int,
+           max_open: int = 64) -> Iterator[tuple[str | None, list[dict[str, Any]]]]:
+    """(key, up to `size` payloads that share the key) in input order, as the input streams in: a batch is
+    sent when full, when `max_open` keys have open batches (many keys must not hold the input back), or
+    at the end."""
+    open_batches: dict[str | None, list[dict[str, Any]]] = {}
+    for payload in payloads:
+        key = key_of(payload)
+        batch = open_batches.setdefault(key, [])
+        batch.append(payload)
+        if len(batch) >= size:
+            yield key, open_batches.pop(key)
+        elif len(open_batches) > max_open:
+            oldest = next(iter(open_batches))
+            yield oldest, open_batches.pop(oldest)
+    yield from open_batches.items()
 
 
 def _record(stats: RunStats, outcome: UnitOutcome) -> None:
@@ -455,38 +491,38 @@ def _execute(client: Client, root: DatasetRoot, stage: Stage, due: pd.DataFrame,
     # in batches as they complete (as_completed with_results).
     max_in_flight = config.max_in_flight or 16 * max(1, worker_threads(client))
     payloads = _payloads(due)
-    unit_of_future: dict[Any, tuple[str, str | None]] = {}
+    key_of = stage.concurrency_key or (lambda payload: None)
+    tasks = _tasks(payloads, key_of, stage.units_per_task)
+    units_of_future: dict[Any, tuple[list[str], str | None]] = {}
     in_flight = as_completed(with_results=True, raise_errors=False)
     buffer = _FlushBuffer(config)
     n_flushes = 0
-    # Per-key caps (politeness to one site): payloads of a saturated key wait here, a bounded number.
+    # Per-key caps (politeness to one site): tasks of a saturated key wait here, a bounded number.
     running_by_key: Counter = Counter()
     waiting_by_key: dict[str, deque] = defaultdict(deque)
     max_waiting = 10 * max_in_flight
 
-    def submit(payload: dict[str, Any]) -> None:
-        unit_id = str(payload[UNIT_ID])
-        key = stage.concurrency_key(payload) if stage.concurrency_key else None
-        future = client.submit(run_unit, stage, unit_id, payload, resources=dict(stage.resources) or None,
-                               key=f"{stage.name}-{run_id}-{unit_id}", pure=False)
-        unit_of_future[future] = (unit_id, key)
+    def submit(key: str | None, batch: list[dict[str, Any]]) -> None:
+        unit_ids = [str(payload[UNIT_ID]) for payload in batch]
+        future = client.submit(run_units, stage, batch, resources=dict(stage.resources) or None,
+                               key=f"{stage.name}-{run_id}-{unit_ids[0]}", pure=False)
+        units_of_future[future] = (unit_ids, key)
         running_by_key[key] += 1
         in_flight.add(future)
 
     def submit_next(finished_key: str | None = None) -> bool:
         cap = stage.max_in_flight_per_key
         if finished_key is not None and waiting_by_key.get(finished_key):
-            submit(waiting_by_key[finished_key].popleft())
+            submit(finished_key, waiting_by_key[finished_key].popleft())
             return True
         while sum(len(q) for q in waiting_by_key.values()) < max_waiting:
-            payload = next(payloads, None)
-            if payload is None:
+            key, batch = next(tasks, (None, None))
+            if batch is None:
                 return False
-            key = stage.concurrency_key(payload) if stage.concurrency_key else None
             if cap and key is not None and running_by_key[key] >= cap:
-                waiting_by_key[key].append(payload)
+                waiting_by_key[key].append(batch)
                 continue
-            submit(payload)
+            submit(key, batch)
             return True
         return False
 
@@ -496,21 +532,28 @@ def _execute(client: Client, root: DatasetRoot, stage: Stage, due: pd.DataFrame,
         flush(root, stage, run_id, f"{run_id}-{n_flushes:06d}", buffer.take())
         stats.n_flushes = n_flushes
 
-    for _ in range(max_in_flight):
-        if not submit_next():
-            break
     with tqdm(total=stats.n_due, desc=stage.name, unit="unit", disable=not config.progress, file=sys.stderr) as bar:
-        for future, result in in_flight:
-            unit_id, key = unit_of_future.pop(future)
-            outcome = _collect_outcome(result, unit_id)
-            future.release()
-            running_by_key[key] -= 1
+        def take(outcome: UnitOutcome) -> None:
             buffer.add(outcome)
             _record(stats, outcome)
             bar.update(1)
             bar.set_postfix(ok=stats.n_ok, failed=stats.n_failed, skipped=stats.n_skipped, refresh=False)
-            submit_next(finished_key=key)
             if buffer.is_due():
                 flush_buffer()
+
+        if stage.in_process:
+            for payload in payloads:
+                take(run_unit(stage, str(payload[UNIT_ID]), payload))
+        else:
+            for _ in range(max_in_flight):
+                if not submit_next():
+                    break
+        for future, result in in_flight:
+            unit_ids, key = units_of_future.pop(future)
+            future.release()
+            running_by_key[key] -= 1
+            submit_next(finished_key=key)
+            for outcome in _collect_outcomes(result, unit_ids):
+                take(outcome)
         if buffer.outcomes:
             flush_buffer()

@@ -112,3 +112,51 @@ def _report_context(payload, context):
     from manifests.status import UnitResult
 
     return UnitResult(tables={}, counters={f"build-{context['pid']}-{context['built']}": 1})
+
+
+def _statuses_and_rows(root):
+    status = latest_status(root, "toy")[["status", "reason"]].sort_index()
+    rows = read_table(root, TOY).sort_values(["unit_id", "row"]).reset_index(drop=True)
+    return status, rows
+
+
+def test_batched_tasks_and_in_process_runs_commit_what_one_unit_per_task_does(client, tmp_path):
+    from dataclasses import replace
+
+    from manifests import DatasetRoot
+
+    units = toy_units(50, fail=(17,), skip=(3,))
+    results = {}
+    for name, stage in (("plain", toy_stage()), ("batched", replace(toy_stage(), units_per_task=7)),
+                        ("in_process", replace(toy_stage(), in_process=True))):
+        root = DatasetRoot(tmp_path / name)
+        stats = run_stage(client, root, stage, units, RunnerConfig(progress=False, flush_every_units=8))
+        assert (stats.n_ok, stats.n_failed, stats.n_skipped) == (48, 1, 1), name
+        results[name] = _statuses_and_rows(root)
+    for name in ("batched", "in_process"):
+        assert results[name][0].equals(results["plain"][0]), name
+        assert results[name][1].equals(results["plain"][1]), name
+
+
+def _timed_work(payload, context):
+    import time
+
+    started = time.time()
+    time.sleep(0.05)
+    return {"toy": {"unit_id": [payload["unit_id"]] * 2, "row": [0, 1], "value": [started, time.time()]}}
+
+
+def test_the_per_key_cap_holds_when_units_are_batched(client, root):
+    """Two sites, at most one unit of each running at a time, in tasks of three units (two workers would
+    run two tasks of site a at once without the cap)."""
+    import pandas as pd
+
+    units = pd.DataFrame({"unit_id": [f"u{i:02d}" for i in range(12)], "site": ["a"] * 9 + ["b"] * 3})
+    stage = Stage(name="toy", version="1", outputs=(TOY,), work=_timed_work, units_per_task=3,
+                  concurrency_key=lambda payload: payload["site"], max_in_flight_per_key=1)
+    stats = run_stage(client, root, stage, units, QUIET)
+    assert stats.n_ok == 12
+    rows = read_table(root, TOY).pivot(index="unit_id", columns="row", values="value")
+    for site in ("a", "b"):
+        spans = rows.loc[units.loc[units["site"] == site, "unit_id"]].sort_values(0).to_numpy()
+        assert (spans[1:, 0] >= spans[:-1, 1] - 1e-3).all(), f"two units of site {site} overlapped"
