@@ -12,7 +12,7 @@ ARGS ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test bench harvest clean
+.PHONY: help install demo test bench bench-venvs harvest clean
 
 help: ## list the targets
 	@grep -hE '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -35,8 +35,15 @@ test: install ## run the whole test suite (slow tests included, as CI does)
 demo: install ## run the whole pipeline on bundled clips of people, on the embedded CPU pose model
 	$(PY) -m pipelines.demo --root demo-data
 
-bench: install ## measure the speed targets and write bench/results.md
+bench: install bench-venvs ## measure the speed targets and write bench/results.md
 	$(PY) -m bench.run --out bench/results.md
+
+# Baselines that cannot share our venv: video2dataset pins numpy < 2, and pyarrow >= 15 needs numpy 2.
+bench/.venvs/video2dataset/bin/video2dataset:
+	python3 -m venv bench/.venvs/video2dataset
+	bench/.venvs/video2dataset/bin/pip install --quiet video2dataset "pyarrow<15"
+
+bench-venvs: bench/.venvs/video2dataset/bin/video2dataset ## the baselines' own venvs (video2dataset)
 
 harvest: install ## download videos: make harvest HASHTAGS=tags.txt [URLS=list.txt] [ROOT=data] [ARGS="--max-per-tag 50"]
 	$(VENV)/bin/hmmr-harvest --root $(ROOT) $(if $(HASHTAGS),--hashtags $(HASHTAGS)) $(if $(URLS),--urls $(URLS)) $(ARGS)

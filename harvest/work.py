@@ -56,7 +56,7 @@ def download_unit(payload: Mapping[str, Any], context: Any, config: HarvestConfi
     video_id = payload["unit_id"]
     media_dir = Path(root) / "media"
     try:
-        download = download_video(payload["url"], video_id, media_dir, config)
+        download = download_video(payload["url"], video_id, media_dir, config, payload.get("extractor"))
     except DownloadSkipped as e:
         raise SkipUnit(e.reason, str(e)) from e
     path = download.path

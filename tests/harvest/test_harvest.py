@@ -115,7 +115,7 @@ def test_every_bad_input_ends_as_a_status_row_and_the_rest_finish(client, root, 
     assert outcome["generic-missing"] == ("failed", "DownloadError")
     assert "404" in status.loc["generic-missing", "message"]
     assert outcome["generic-walk"] == ("failed", "DownloadError")  # HTML where a video was expected
-    assert "Unsupported URL" in status.loc["generic-walk", "message"]
+    assert "sent an HTML page, not a video" in status.loc["generic-walk", "message"]
     assert outcome["generic-corrupt"] == ("failed", "VideoError")
     assert "not a readable media file" in status.loc["generic-corrupt", "message"]
     assert outcome["generic-truncated"] == ("failed", "VideoError")
@@ -186,3 +186,21 @@ def test_a_run_killed_mid_download_resumes_where_it_stopped(root, site, tmp_path
     assert any(start >= kept > 0 for start in site.range_starts)
     assert file_sha256(root.media_dir / "generic-long.mp4") == file_sha256(site.media["long.mp4"])
     assert read_table(root, VIDEOS)["video_id"].tolist() == ["generic-long"]
+
+
+@pytest.mark.parametrize("extractor", ["Generic", None], ids=["http-downloader", "yt-dlp-extraction"])
+def test_both_download_paths_fetch_the_same_bytes_and_refuse_what_is_too_large(site, tmp_path, extractor):
+    """A media file's URL goes straight to yt-dlp's HTTP downloader; anything else (a site's video page)
+    through extraction. Both must give the same file and the same skips."""
+    from harvest.ytdlp import DownloadSkipped, download_video
+
+    with serve(site) as base:
+        url = f"{base}/media/jump.mp4"
+        download = download_video(url, "jump", tmp_path / "media", config_for(base), extractor)
+        assert download.path == tmp_path / "media" / "jump.mp4"
+        assert file_sha256(download.path) == file_sha256(site.media["jump.mp4"])
+        assert download.info["webpage_url"] == url
+        with pytest.raises(DownloadSkipped) as skipped:
+            download_video(url, "jump2", tmp_path / "media", config_for(base, max_filesize_mb=0.001), extractor)
+        assert skipped.value.reason == "too_large"
+        assert not (tmp_path / "media" / "jump2.mp4").exists()
