@@ -64,6 +64,9 @@ def load_sequences(root: DatasetRoot, datasets: tuple[str, ...], split: str, min
     sequences = []
     for row in tubes.itertuples(index=False):
         views = views_of[row.tube_id]
+        if len(views["bbox"].iloc[0]) != row.n_frames:
+            raise DataError(f"tube {row.tube_id} has {row.n_frames} frames but its features {len(views['bbox'].iloc[0])}: "
+                            f"its video was tracked again since; run `hmmr-train features --root {root.path}`")
         boxes = np.stack([np.stack(b) for b in views["bbox"]])  # (views, n, 3)
         coordinates, visibility = to_crop_units(np.stack(row.keypoints).reshape(-1, 25, 3), boxes)
         vectors = np.stack([np.stack(f) for f in views["features"]]).astype(np.float32)
