@@ -13,6 +13,71 @@ from bench.report import Section
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 
+# Dense bf16 tensor-core peaks from the vendors' data sheets, TFLOP/s (without sparsity).
+BF16_PEAK_TFLOPS = {"H100 SXM": 989.0, "H100 PCIe": 756.0, "H100 NVL": 835.0, "H200": 989.0, "A100": 312.0,
+                    "L40S": 362.0, "A10G": 70.0}
+
+
+def _peak_tflops(device_name: str) -> float | None:
+    for name, peak in sorted(BF16_PEAK_TFLOPS.items(), key=lambda item: -len(item[0])):
+        if all(word in device_name for word in name.split()):
+            return peak
+    if "H100" in device_name:  # an H100 whose form factor the name does not say: assume SXM
+        return BF16_PEAK_TFLOPS["H100 SXM"]
+    return None
+
+
+def _step(model, criterion, optimizer, batch, device) -> None:
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        total = sum(criterion(model(batch.features), batch).values())
+    optimizer.zero_grad()
+    total.backward()
+    optimizer.step()
+
+
+def _step_flops(model, criterion, optimizer, batch, device) -> float:
+    """Floating-point operations of one training step (forward and backward), counted by torch."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        _step(model, criterion, optimizer, batch, device)
+    return float(counter.get_total_flops())
+
+
+def _timed_steps(model, criterion, optimizer, sampler, batch_size, device, n_steps) -> tuple[float, float]:
+    """(seconds per step, seconds per step spent drawing the batch), after one warm-up step."""
+    data_s = step_s = 0.0
+    for step in range(n_steps + 1):
+        started = time.perf_counter()
+        batch = sampler.batch(batch_size, seed=step).to(device)
+        loaded = time.perf_counter()
+        _step(model, criterion, optimizer, batch, device)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        if step:  # the first step warms up allocators (and CUDA kernels)
+            data_s += loaded - started
+            step_s += time.perf_counter() - started
+    return step_s / n_steps, data_s / n_steps
+
+
+LARGEST_TRIED = 4096
+
+
+def _largest_batch(model, criterion, optimizer, sampler, device, start: int, limit: int) -> int:
+    """The largest power-of-two batch (x 20 frames) whose training step fits in GPU memory."""
+    fits, size = 0, start
+    while size <= limit:
+        try:
+            _step(model, criterion, optimizer, sampler.batch(size, seed=0).to(device), device)
+            torch.cuda.synchronize()
+            fits, size = size, size * 2
+        except torch.cuda.OutOfMemoryError:
+            break
+        finally:
+            torch.cuda.empty_cache()
+    return fits
+
+
 def run() -> list[Section]:
     from manifests import DatasetRoot
     from pipelines.cluster import ClusterConfig, connect
@@ -22,11 +87,15 @@ def run() -> list[Section]:
     from train.losses import Criterion, LossWeights
     from train.model import HMMR, ModelConfig
 
+    gpu = torch.cuda.is_available()
     section = Section(
         "Training step (issue 6)",
         "One optimiser step of the paper-size model (temporal encoder 2048 channels, IEF 1024) on batches of "
-        "8 windows x 20 frames, with the SMPL body (6890 vertices) in the loss, on this machine's CPU "
-        f"(torch using {torch.get_num_threads()} thread(s)). Data wait = drawing the window batch from memory.",
+        "8 windows x 20 frames, with the SMPL body (6890 vertices) in the loss: on this machine's CPU "
+        f"(torch using {torch.get_num_threads()} thread(s))"
+        + (f", and on its GPU ({torch.cuda.get_device_name()}, bf16 autocast)" if gpu else "")
+        + ". Data wait = drawing the window batch from memory. FLOPs per step are counted by torch "
+        "(`FlopCounterMode`), forward and backward.",
         ["measure", "value"],
     )
     with tempfile.TemporaryDirectory() as folder:
@@ -36,24 +105,27 @@ def run() -> list[Section]:
         with connect(ClusterConfig(n_workers=1, processes=False)) as client:
             write_synthetic_tubes(client, root, folder / "smpl", {f"t{i}": ("insta", "train") for i in range(4)})
         sampler = WindowSampler(load_sequences(root, ("insta",), "train", 20), 20)
-        model = HMMR(ModelConfig())
-        criterion = Criterion(BodyModel(folder / "smpl"), LossWeights(), None, 5)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-        data_s, step_s = 0.0, 0.0
-        n_steps = 3
-        for step in range(n_steps + 1):
-            started = time.perf_counter()
-            batch = sampler.batch(8, seed=step)
-            loaded = time.perf_counter()
-            total = sum(criterion(model(batch.features), batch).values())
-            optimizer.zero_grad()
-            total.backward()
-            optimizer.step()
-            if step:  # the first step warms up allocators
-                data_s += loaded - started
-                step_s += time.perf_counter() - started
-    section.rows += [["sequences/s (CPU)", f"{8 * n_steps / step_s:.2f}"],
-                     ["seconds per step", f"{step_s / n_steps:.2f}"],
-                     ["share of step waiting for data", f"{100 * data_s / step_s:.2f} %"],
-                     ["GPU figures", "not measured: this session had no GPU"]]
+        for device in [torch.device("cpu")] + ([torch.device("cuda")] if gpu else []):
+            model = HMMR(ModelConfig()).to(device)
+            criterion = Criterion(BodyModel(folder / "smpl").to(device), LossWeights(), None, 5)
+            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+            flops = _step_flops(model, criterion, optimizer, sampler.batch(8, seed=0).to(device), device)
+            step_s, data_s = _timed_steps(model, criterion, optimizer, sampler, 8, device,
+                                          n_steps=3 if device.type == "cpu" else 20)
+            name = device.type.upper()
+            section.rows += [[f"sequences/s ({name})", f"{8 / step_s:.2f}"],
+                             [f"seconds per step ({name})", f"{step_s:.3f}"],
+                             [f"share of step waiting for data ({name})", f"{100 * data_s / step_s:.2f} %"],
+                             [f"achieved TFLOP/s ({name})", f"{flops / step_s / 1e12:.3f}"]]
+            if device.type == "cuda":
+                peak = _peak_tflops(torch.cuda.get_device_name())
+                section.rows.append(["share of the card's dense bf16 peak",
+                                     f"{100 * flops / step_s / 1e12 / peak:.1f} % of {peak:g} TFLOP/s" if peak
+                                     else "peak unknown for this card"])
+                largest = _largest_batch(model, criterion, optimizer, sampler, device, start=8, limit=LARGEST_TRIED)
+                section.rows.append(["largest batch that fits (x 20 frames)",
+                                     f"{largest}" + (" (the largest tried)" if largest >= LARGEST_TRIED else "")])
+            section.rows.append([f"GFLOP per step ({name})", f"{flops / 1e9:.1f}"])
+    if not gpu:
+        section.rows.append(["GPU figures", "not measured: no GPU on this machine"])
     return [section]
