@@ -37,7 +37,7 @@ def download_stage(config: HarvestConfig, root: DatasetRoot) -> Stage:
                  work=partial(download_unit, config=config, root=str(root.path)), config=config,
                  concurrency_key=site_of, max_in_flight_per_key=config.per_site_concurrency,
                  # Small videos take milliseconds each, a Dask task about as much again: send a few per task.
-                 units_per_task=4)
+                 units_per_task=8)
 
 
 def tag_page_version(today: datetime | None = None) -> str:

@@ -61,8 +61,9 @@ class Stage:
         a download comes from) run at once; None = no per-key cap.
     in_process: run the work here, in the client, not on workers: for units far cheaper than a task's
         round trip (parsing a listed URL). Planning, flushes and the commit are the same.
-    units_per_task: units sent to a worker as one Dask task, run one after another: for units of a few
-        milliseconds, where the scheduler's per-task cost would otherwise be a large share. Units of a
+    units_per_task: at most this many units sent to a worker as one Dask task, run one after another:
+        for units of a few milliseconds, where the scheduler's per-task cost would otherwise be a large
+        share. Fewer when the run is short (every worker thread gets at least four tasks). Units of a
         task share their concurrency key, so the per-key cap still bounds work running at once.
     """
 
@@ -94,7 +95,7 @@ class RunnerConfig:
 
     flush_every_units / flush_every_s / flush_every_bytes: a flush happens at whichever comes first;
         a crash loses at most one flush of work.
-    max_in_flight: units submitted but not collected; 0 = 16 per worker thread.
+    max_in_flight: tasks submitted but not collected; 0 = 16 per worker thread.
     retry_failed: also run units whose latest attempt at this version failed.
     limit: run at most this many due units (0 = all), for trying a stage on a sample.
     lock_wait_s: wait this long for another writer of the same root (0 = fail at once and say who).
@@ -487,12 +488,14 @@ def _execute(client: Client, root: DatasetRoot, stage: Stage, due: pd.DataFrame,
     require_resources(client, stage.resources, stage.name)
     if stage.make_context is not None:
         client.register_plugin(StageContextPlugin(plugin_name(stage), stage.make_context), name=plugin_name(stage))
-    # Enough units in flight that workers never wait for the client's round trip; results are gathered
-    # in batches as they complete (as_completed with_results).
-    max_in_flight = config.max_in_flight or 16 * max(1, worker_threads(client))
     payloads = _payloads(due)
     key_of = stage.concurrency_key or (lambda payload: None)
-    tasks = _tasks(payloads, key_of, stage.units_per_task)
+    # Enough tasks in flight that workers never wait for the client's round trip; results are gathered
+    # in batches as they complete (as_completed with_results).
+    threads = max(1, worker_threads(client))
+    max_in_flight = config.max_in_flight or 16 * threads
+    # Batches only as large as leaves every worker thread four tasks: a short run stays parallel.
+    tasks = _tasks(payloads, key_of, max(1, min(stage.units_per_task, len(due) // (4 * threads))))
     units_of_future: dict[Any, tuple[list[str], str | None]] = {}
     in_flight = as_completed(with_results=True, raise_errors=False)
     buffer = _FlushBuffer(config)

@@ -76,6 +76,7 @@ def _check_packets_reach_the_end(container, stream, path: Path, duration_s: floa
 
 
 def _decode_one(container: av.container.InputContainer, stream: av.stream.Stream, path: Path, at_s: float) -> None:
+    stream.codec_context.thread_count = 1  # one frame: starting a pool of decoder threads costs more than it
     try:
         if at_s > 0:
             container.seek(int(at_s / stream.time_base), stream=stream, backward=True, any_frame=False)

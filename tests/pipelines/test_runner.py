@@ -151,12 +151,26 @@ def test_the_per_key_cap_holds_when_units_are_batched(client, root):
     run two tasks of site a at once without the cap)."""
     import pandas as pd
 
-    units = pd.DataFrame({"unit_id": [f"u{i:02d}" for i in range(12)], "site": ["a"] * 9 + ["b"] * 3})
+    units = pd.DataFrame({"unit_id": [f"u{i:02d}" for i in range(36)], "site": ["a"] * 27 + ["b"] * 9})
     stage = Stage(name="toy", version="1", outputs=(TOY,), work=_timed_work, units_per_task=3,
                   concurrency_key=lambda payload: payload["site"], max_in_flight_per_key=1)
     stats = run_stage(client, root, stage, units, QUIET)
-    assert stats.n_ok == 12
+    assert stats.n_ok == 36
     rows = read_table(root, TOY).pivot(index="unit_id", columns="row", values="value")
     for site in ("a", "b"):
         spans = rows.loc[units.loc[units["site"] == site, "unit_id"]].sort_values(0).to_numpy()
         assert (spans[1:, 0] >= spans[:-1, 1] - 1e-3).all(), f"two units of site {site} overlapped"
+
+
+def test_tasks_group_units_of_one_key_and_never_hold_the_input_back():
+    from pipelines.runner import _tasks
+
+    payloads = [{"unit_id": f"u{i}", "site": site} for i, site in enumerate("aabababbbcc")]
+    tasks = list(_tasks(iter(payloads), lambda p: p["site"], size=3))
+    assert all(len({p["site"] for p in batch}) == 1 and key == batch[0]["site"] for key, batch in tasks)
+    assert sorted(p["unit_id"] for _, batch in tasks for p in batch) == sorted(p["unit_id"] for p in payloads)
+    assert max(len(batch) for _, batch in tasks) == 3
+    # With more open keys than max_open, the oldest open batch is sent at once, not at the end.
+    many = [{"unit_id": f"u{i}", "site": f"s{i}"} for i in range(10)]
+    stream = _tasks(iter(many), lambda p: p["site"], size=5, max_open=3)
+    assert next(stream) == ("s0", [many[0]])
