@@ -1,6 +1,7 @@
 """`hmmr-predict`: SMPL parameters per frame of a video file or of a tube, from a trained checkpoint."""
 from __future__ import annotations
 
+import mimetypes
 from pathlib import Path
 
 import click
@@ -43,7 +44,9 @@ def main(video_or_tube, root, checkpoint, out, feature_weights, backend, openpos
                        pose_config(backend, openpose_model_folder, openpose_python_path, net_resolution, tile_px, fps,
                                    max_side_px, batch_frames, local=True))
         return
-    if any(sep in video_or_tube for sep in "/\\") or Path(video_or_tube).suffix:
+    looks_like_a_file = (any(sep in video_or_tube for sep in "/\\")
+                         or (mimetypes.guess_type(video_or_tube)[0] or "").startswith("video/"))
+    if looks_like_a_file:
         raise click.ClickException(f"{video_or_tube}: no such video file (a tube id has no folder or extension)")
     try:
         features = tube_features(dataset_root(root), video_or_tube)
