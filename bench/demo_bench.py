@@ -17,8 +17,8 @@ def run() -> list[Section]:
         "End-to-end demo (issue 7)",
         "`python -m pipelines.demo` into an empty root: two rounds of harvest, pseudolabel (pose + tracking) and "
         "features (each tube's own crops and one jittered view) over the loopback site's real clips (4 videos, "
-        "320 frames), then 20 training steps. Stage time is the sum of its runs' wall time from stats.json; the rest is command start-up (a LocalCluster "
-        "per command, imports) and the training run.",
+        "320 frames), then 20 training steps. Stage time is the sum of its runs' wall time from stats.json; the "
+        "rest is command start-up (a LocalCluster per command, imports) and the training run.",
         ["part", "seconds", "share"],
     )
     with tempfile.TemporaryDirectory() as folder:
