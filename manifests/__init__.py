@@ -30,6 +30,8 @@ from manifests.tables import (
     TUBES,
     VIDEOS,
     status_spec,
+    tube_id_of,
+    video_id_of_tube,
 )
 from manifests.validate import to_table
 
@@ -37,5 +39,5 @@ __all__ = [
     "DATA_TABLES", "DETECTIONS", "ENTRIES", "DatasetLock", "DatasetLocked", "DatasetRoot", "FEATURES", "ManifestError",
     "SHOTS", "STATUS_FAILED", "STATUS_OK", "STATUS_SKIPPED", "SchemaError", "SkipUnit", "TRACKS", "TUBES",
     "TableSpec", "VIDEOS", "latest_status", "live_flushes", "open_dataset", "read_arrow", "read_status",
-    "read_table", "split_of", "status_spec", "to_table", "write_part",
+    "read_table", "split_of", "status_spec", "to_table", "tube_id_of", "video_id_of_tube", "write_part",
 ]

@@ -171,6 +171,16 @@ TUBES = TableSpec(
     },
 )
 
+def tube_id_of(video_id: str, track_id: int, start_frame: int) -> str:
+    """A tube's id, as the `tubes` table names it: <video_id>-t<track_id>-<start_frame>."""
+    return f"{video_id}-t{track_id}-{start_frame}"
+
+
+def video_id_of_tube(tube_id: str) -> str:
+    """The video a tube id belongs to (the id ends in -t<track_id>-<start_frame>, both plain numbers)."""
+    return tube_id.rsplit("-t", 1)[0]
+
+
 FEATURES = TableSpec(
     name="features",
     schema=pa.schema([

@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from manifests import DETECTIONS, SHOTS
+from manifests import DETECTIONS, SHOTS, tube_id_of
 from manifests.store import read_part
 from manifests.status import UnitResult
 from tracking.link import TrackerConfig, link_tracks
@@ -58,7 +58,7 @@ def track_video(payload: Mapping[str, Any], context: Any, config: TrackingConfig
             "tracks": {"video_id": [video_id] * n, "frame": frames, "person": detections["person"].to_numpy(),
                        "track_id": track_ids, "shot": shot_of.astype(np.int32)},
             "tubes": {
-                "tube_id": [f"{video_id}-t{t.track_id}-{t.start_frame}" for t in tubes],
+                "tube_id": [tube_id_of(video_id, t.track_id, t.start_frame) for t in tubes],
                 "video_id": [video_id] * len(tubes), "dataset": [payload["dataset"]] * len(tubes),
                 "split": [payload["split"]] * len(tubes), "track_id": [t.track_id for t in tubes],
                 "shot": shot_of_tube, "start_frame": [t.start_frame for t in tubes],

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from manifests import FEATURES, DatasetRoot, read_table
+from manifests import FEATURES, DatasetRoot, read_table, video_id_of_tube
 from pseudolabel.work import PoseStageConfig, pose_video
 from tracking.tubes import Tube
 from tracking.work import TrackingConfig, tubes_from_detections
@@ -42,8 +42,7 @@ def predict_tube(model: HMMR, features: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def tube_features(root: DatasetRoot, tube_id: str) -> np.ndarray:
-    video_id = tube_id.rsplit("-t", 1)[0]  # tube ids are <video_id>-t<track>-<start>
-    table = read_table(root, FEATURES, columns=["tube_id", "view", "features"], units=[video_id])
+    table = read_table(root, FEATURES, columns=["tube_id", "view", "features"], units=[video_id_of_tube(tube_id)])
     table = table[(table["tube_id"] == tube_id) & (table["view"] == 0)]
     if table.empty:
         raise KeyError(f"no features for tube {tube_id!r} in {root.path}; run `hmmr-train features` first")

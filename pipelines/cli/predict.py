@@ -61,6 +61,7 @@ def main(video_or_tube, root, checkpoint, out, feature_weights, backend, openpos
 def _predict_video(model, video: Path, out: str | None, feature_weights: str | None, pose) -> None:
     import numpy as np
 
+    from manifests import tube_id_of
     from train.features import FeatureConfig, JitterConfig
     from train.predict import VideoPredictConfig, predict_video
 
@@ -72,7 +73,7 @@ def _predict_video(model, video: Path, out: str | None, feature_weights: str | N
     folder = Path(out or f"{video.stem}_hmmr")
     folder.mkdir(parents=True, exist_ok=True)
     for tube, arrays in results:
-        target = folder / f"{video.stem}-t{tube.track_id}-{tube.start_frame}.npz"
+        target = folder / f"{tube_id_of(video.stem, tube.track_id, tube.start_frame)}.npz"
         np.savez(target, frames=np.arange(tube.start_frame, tube.end_frame), keypoints=tube.keypoints, bbox=tube.bbox,
                  **arrays)
         click.echo(f"{target}: frames {tube.start_frame}..{tube.end_frame - 1}, " +
