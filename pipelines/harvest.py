@@ -53,8 +53,9 @@ def harvest(client: Client, root: DatasetRoot, queries: list[Query], config: Har
     lists = [q for q in queries if not q.query.startswith("#")]
     # A listed URL that names one video by itself (a YouTube id, a media file) is enumerated without a
     # request: those are done here in the client, where a worker round trip would cost more than the work.
-    known = [q for q in lists if known_single_video(q.url)]
-    others = [q for q in lists if not known_single_video(q.url)]
+    is_known = [known_single_video(q.url) is not None for q in lists]
+    known = [q for q, single in zip(lists, is_known) if single]
+    others = [q for q, single in zip(lists, is_known) if not single]
     for group, version, in_process in ((tags, tag_page_version(today), False), (others, ENUMERATE_VERSION, False),
                                        (known, ENUMERATE_VERSION, True)):
         if group:
