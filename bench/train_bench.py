@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from bench.report import Section
+from train.loop import generator_step
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
@@ -27,20 +28,12 @@ def _peak_tflops(device_name: str) -> float | None:
     return None
 
 
-def _step(model, criterion, optimizer, batch, device) -> None:
-    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-        total = sum(criterion(model(batch.features), batch).values())
-    optimizer.zero_grad()
-    total.backward()
-    optimizer.step()
-
-
 def _step_flops(model, criterion, optimizer, batch, device) -> float:
     """Floating-point operations of one training step (forward and backward), counted by torch."""
     from torch.utils.flop_counter import FlopCounterMode
 
     with FlopCounterMode(display=False) as counter:
-        _step(model, criterion, optimizer, batch, device)
+        generator_step(model, criterion, optimizer, batch, 0, device)
     return float(counter.get_total_flops())
 
 
@@ -51,7 +44,7 @@ def _timed_steps(model, criterion, optimizer, sampler, batch_size, device, n_ste
         started = time.perf_counter()
         batch = sampler.batch(batch_size, seed=step).to(device)
         loaded = time.perf_counter()
-        _step(model, criterion, optimizer, batch, device)
+        generator_step(model, criterion, optimizer, batch, step, device)
         if device.type == "cuda":
             torch.cuda.synchronize()
         if step:  # the first step warms up allocators (and CUDA kernels)
@@ -68,7 +61,7 @@ def _largest_batch(model, criterion, optimizer, sampler, device, start: int, lim
     fits, size = 0, start
     while size <= limit:
         try:
-            _step(model, criterion, optimizer, sampler.batch(size, seed=0).to(device), device)
+            generator_step(model, criterion, optimizer, sampler.batch(size, seed=0).to(device), 0, device)
             torch.cuda.synchronize()
             fits, size = size, size * 2
         except torch.cuda.OutOfMemoryError:

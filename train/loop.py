@@ -107,6 +107,26 @@ def _check_finite(losses: dict[str, torch.Tensor], step: int) -> None:
         raise NonFiniteLoss(f"non-finite loss at step {step}: {named}")
 
 
+def mixed_precision(device: torch.device):
+    """bf16 autocast on a GPU; plain float32 on a CPU."""
+    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+
+
+def generator_step(model, criterion: Criterion, optimizer: torch.optim.Optimizer, batch: Batch, step: int,
+                   device: torch.device):
+    """One optimiser step of the model: forward and the named losses under mixed precision, a check that
+    every loss is finite before anything is updated, backward, step. Returns (outputs, losses, total)."""
+    with mixed_precision(device):
+        outputs = model(batch.features)
+        losses = criterion(outputs, batch)
+    _check_finite(losses, step)
+    total = sum(losses.values())
+    optimizer.zero_grad(set_to_none=True)
+    total.backward()
+    optimizer.step()
+    return outputs, losses, total
+
+
 def _load_mocap(path: str | None) -> tuple[torch.Tensor, torch.Tensor] | None:
     if not path:
         log.warning("no --mocap file: the adversarial pose prior is OFF; poses are only constrained by 2D keypoints")
@@ -169,7 +189,6 @@ def train(config: TrainConfig, resume: bool = False, stop_after_steps: int | Non
     trained = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
     if rank == 0:
         (out_dir / "config.json").write_text(json.dumps(asdict(config), indent=2, default=str) + "\n")
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
 
     losses: dict[str, torch.Tensor] = {}
     scalars = open(out_dir / "scalars.jsonl", "a") if rank == 0 else None
@@ -180,14 +199,7 @@ def train(config: TrainConfig, resume: bool = False, stop_after_steps: int | Non
         for group in optimizer.param_groups:
             group["lr"] = cosine_learning_rate(step, config)
         batch = sampler.batch(config.batch_size, seed=config.seed + step * world + rank).to(device)
-        with autocast:
-            outputs = trained(batch.features)
-            losses = criterion(outputs, batch)
-        _check_finite(losses, step)
-        total = sum(losses.values())
-        optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        optimizer.step()
+        outputs, losses, total = generator_step(trained, criterion, optimizer, batch, step, device)
         if discriminators is not None:
             picks = torch.from_numpy(np.random.default_rng(config.seed + step).integers(0, len(mocap[0]), batch.features.shape[0] * config.window))
             d_loss = criterion.discriminator_loss(outputs[0], mocap[0][picks].to(device), mocap[1][picks].to(device))
