@@ -1,10 +1,10 @@
 """The features stage on real tubes: 224x224 crops through ResNet-50 into the features table, incrementally."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
-
-from pathlib import Path
 
 from manifests import FEATURES, TUBES, live_flushes, read_table
 from pipelines.features import extract_features
