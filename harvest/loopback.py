@@ -10,7 +10,8 @@ request, and a few routes that misbehave on purpose:
   /cut/<name>             without a Range header: the first bytes, then a closed connection; with
                           one: the asked range (so a client that resumes gets the whole clip)
   /slow/<name>            the clip, a small chunk at a time (to kill a download half way)
-Anything else is a 404. Binds 127.0.0.1 only.
+Anything else is a 404. Binds 127.0.0.1 only. `Site.latency_s` delays every response, as a server that
+far away would (benchmarks of network-bound harvests).
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ class Site:
 
     media: dict[str, Path] = field(default_factory=dict)
     tags: dict[str, list[str]] = field(default_factory=dict)
+    latency_s: float = 0.0  # before every response: a round trip to a remote server
     stall_s: float = 30.0
     cut_after_bytes: int = 4096
     slow_chunk_bytes: int = 2048
@@ -41,6 +43,7 @@ class Site:
     n_media_bytes: int = 0
     range_starts: list[int] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)  # every request, in order
+    max_in_flight: int = 0  # the most requests it was answering at one moment
 
 
 def tag_page(tag: str, clip_urls: list[str]) -> str:
@@ -50,6 +53,9 @@ def tag_page(tag: str, clip_urls: list[str]) -> str:
 
 
 def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
+    counting = threading.Lock()
+    in_flight = [0]
+
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -63,8 +69,20 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
             self._serve(head=False)
 
         def _serve(self, head: bool) -> None:
+            with counting:
+                in_flight[0] += 1
+                site.max_in_flight = max(site.max_in_flight, in_flight[0])
+            try:
+                self._answer(head)
+            finally:
+                with counting:
+                    in_flight[0] -= 1
+
+        def _answer(self, head: bool) -> None:
             site.n_requests += 1
             site.paths.append(self.path)
+            if site.latency_s:
+                time.sleep(site.latency_s)
             parts = [p for p in self.path.split("?")[0].split("/") if p]
             if len(parts) == 2 and parts[0] == "tags" and parts[1] in site.tags:
                 urls = [f"/media/{name}" for name in site.tags[parts[1]]]
