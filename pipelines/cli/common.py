@@ -33,16 +33,24 @@ def root_option(function: Callable) -> Callable:
                         help="Dataset root: media/, manifests/ and runs/ live here.")(function)
 
 
-def cluster_options(function: Callable) -> Callable:
-    options = [
-        click.option("--cluster", "address", default=None, metavar="ADDRESS",
-                     help="Scheduler of an existing Dask cluster (tcp://host:8786). Default: start a LocalCluster."),
-        click.option("--workers", "n_workers", default=2, show_default=True, help="LocalCluster worker processes."),
-        click.option("--threads-per-worker", default=1, show_default=True, help="LocalCluster threads per worker."),
-    ]
-    for option in reversed(options):
-        function = option(function)
-    return function
+def cluster_options_with(threads_per_worker: int, threads_help: str = "LocalCluster threads per worker.") -> Callable:
+    """--cluster, --workers, --threads-per-worker, with a command's own default for threads (one per
+    worker where work is CPU- or GPU-bound; more where it waits on the network)."""
+    def decorate(function: Callable) -> Callable:
+        options = [
+            click.option("--cluster", "address", default=None, metavar="ADDRESS",
+                         help="Scheduler of an existing Dask cluster (tcp://host:8786). Default: start a LocalCluster."),
+            click.option("--workers", "n_workers", default=2, show_default=True, help="LocalCluster worker processes."),
+            click.option("--threads-per-worker", default=threads_per_worker, show_default=True, help=threads_help),
+        ]
+        for option in reversed(options):
+            function = option(function)
+        return function
+
+    return decorate
+
+
+cluster_options = cluster_options_with(1)
 
 
 def pose_options(function: Callable) -> Callable:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from pipelines.cli.common import (cluster_config, cluster_options, dataset_root, friendly_errors, load_yaml_config,
+from pipelines.cli.common import (cluster_config, cluster_options_with, dataset_root, friendly_errors, load_yaml_config,
                                   report, root_option, runner_config, runner_options, setup_logging)
 
 
@@ -31,7 +31,9 @@ from pipelines.cli.common import (cluster_config, cluster_options, dataset_root,
               help="Downloads from one site at once [default: 4].")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), default=None,
               help="YAML file of HarvestConfig fields; flags override it.")
-@cluster_options
+# A download spends most of its time waiting on the network, so each worker runs several at once
+# (capped per site by --per-site); one thread per worker would leave the cores idle on real sites.
+@cluster_options_with(8, "LocalCluster threads per worker: downloads that may run at once on each.")
 @runner_options
 @friendly_errors
 def main(root, hashtags, urls, dataset, config_file, address, n_workers, threads_per_worker, retry_failed, limit,

@@ -204,3 +204,19 @@ def test_both_download_paths_fetch_the_same_bytes_and_refuse_what_is_too_large(s
             download_video(url, "jump2", tmp_path / "media", config_for(base, max_filesize_mb=0.001), extractor)
         assert skipped.value.reason == "too_large"
         assert not (tmp_path / "media" / "jump2.mp4").exists()
+
+
+def test_the_command_runs_downloads_side_by_side_up_to_the_per_site_cap(site, tmp_path):
+    """Downloads wait on the network: `hmmr-harvest` gives each worker several threads (8 by default), so
+    one worker process runs several at once, and never more than --per-site from one site."""
+    site.latency_s = 0.3
+    site.media.update({f"copy{i}.mp4": site.media["walk.mp4"] for i in range(9)})
+    with serve(site) as base:
+        listing = tmp_path / "list.txt"
+        listing.write_text("".join(f"{base}/media/copy{i}.mp4\n" for i in range(9)))
+        done = subprocess.run([sys.executable, "-m", "pipelines.cli.harvest", "--root", str(tmp_path / "data"),
+                               "--urls", str(listing), "--workers", "1", "--per-site", "3", "--no-progress"],
+                              capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert "1 ok" in done.stdout and "8 skipped" in done.stdout  # the same bytes under nine names
+    assert site.max_in_flight == 3
