@@ -365,6 +365,22 @@ def _collect_outcomes(result: Any, unit_ids: list[str]) -> list[UnitOutcome]:
             for unit_id in unit_ids]
 
 
+def _results(client: Client, futures: list[Any]) -> list[Any]:
+    """The results of finished futures, in one gather. A future whose worker died under it gives its
+    error (KilledWorker) instead; one whose result was lost with its worker is computed again first."""
+    values = iter(client.gather(futures, errors="skip"))
+    results = []
+    for future in futures:
+        if future.status == "finished":
+            results.append(next(values))
+            continue
+        try:
+            results.append(future.exception())
+        except BaseException as error:  # noqa: BLE001 - cancelled and the like: the error is the result
+            results.append(error)
+    return results
+
+
 def _tasks(payloads: Iterator[dict[str, Any]], key_of: Callable[[Mapping[str, Any]], str | None], size: int,
            max_open: int = 64) -> Iterator[tuple[str | None, list[dict[str, Any]]]]:
     """(key, up to `size` payloads that share the key) in input order, as the input streams in: a batch is
@@ -497,7 +513,7 @@ def _execute(client: Client, root: DatasetRoot, stage: Stage, due: pd.DataFrame,
     # Batches only as large as leaves every worker thread four tasks: a short run stays parallel.
     tasks = _tasks(payloads, key_of, max(1, min(stage.units_per_task, len(due) // (4 * threads))))
     units_of_future: dict[Any, tuple[list[str], str | None]] = {}
-    in_flight = as_completed(with_results=True, raise_errors=False)
+    in_flight = as_completed()
     buffer = _FlushBuffer(config)
     n_flushes = 0
     # Per-key caps (politeness to one site): tasks of a saturated key wait here, a bounded number.
@@ -551,12 +567,16 @@ def _execute(client: Client, root: DatasetRoot, stage: Stage, due: pd.DataFrame,
             for _ in range(max_in_flight):
                 if not submit_next():
                     break
-        for future, result in in_flight:
-            unit_ids, key = units_of_future.pop(future)
-            future.release()
-            running_by_key[key] -= 1
-            submit_next(finished_key=key)
-            for outcome in _collect_outcomes(result, unit_ids):
-                take(outcome)
+        for finished in in_flight.batches():
+            # Refill first, then fetch results: a worker thread waits one round trip for its next task,
+            # not two (as_completed's with_results would fetch before the refill).
+            done = [(future, *units_of_future.pop(future)) for future in finished]
+            for _, _, key in done:
+                running_by_key[key] -= 1
+                submit_next(finished_key=key)
+            for (future, unit_ids, _), result in zip(done, _results(client, [future for future, _, _ in done])):
+                future.release()
+                for outcome in _collect_outcomes(result, unit_ids):
+                    take(outcome)
         if buffer.outcomes:
             flush_buffer()

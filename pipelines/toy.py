@@ -1,11 +1,12 @@
 """A toy stage that exercises the runner with nothing else in the way (tests and `make bench`).
 
 Each unit writes `n_rows` rows to the `toy` table; a unit whose payload says `fail` raises, one that
-says `skip` is skipped. `python -m pipelines.toy ROOT --units 200` runs it on a LocalCluster, which is
+says `skip` is skipped, one that says `die` kills its worker process (as a crash in a decoder would). `python -m pipelines.toy ROOT --units 200` runs it on a LocalCluster, which is
 how the crash test kills a real run in a subprocess.
 """
 from __future__ import annotations
 
+import os
 import time
 from typing import Any, Mapping
 
@@ -37,6 +38,8 @@ class ToyFailure(RuntimeError):
 def toy_work(payload: Mapping[str, Any], context: Any) -> dict[str, dict[str, list]]:
     if payload.get("sleep_s"):
         time.sleep(payload["sleep_s"])
+    if payload.get("die"):
+        os._exit(1)
     if payload.get("fail"):
         raise ToyFailure(f"unit {payload['unit_id']} was told to fail")
     if payload.get("skip"):
@@ -58,7 +61,8 @@ def toy_stage(version: str = "1", noop: bool = False) -> Stage:
     return Stage(name="toy", version=version, outputs=(TOY,), work=noop_work if noop else toy_work)
 
 
-def toy_units(n_units: int, fail: tuple[int, ...] = (), skip: tuple[int, ...] = (), sleep_s: float = 0.0) -> pd.DataFrame:
+def toy_units(n_units: int, fail: tuple[int, ...] = (), skip: tuple[int, ...] = (), sleep_s: float = 0.0,
+              die: tuple[int, ...] = ()) -> pd.DataFrame:
     """Units u00000, u00001, ...; unit i writes i % 3 + 1 rows."""
     index = list(range(n_units))
     return pd.DataFrame({
@@ -67,6 +71,7 @@ def toy_units(n_units: int, fail: tuple[int, ...] = (), skip: tuple[int, ...] = 
         "n_rows": [i % 3 + 1 for i in index],
         "fail": [i in fail for i in index],
         "skip": [i in skip for i in index],
+        "die": [i in die for i in index],
         "sleep_s": [sleep_s] * n_units,
     })
 

@@ -174,3 +174,25 @@ def test_tasks_group_units_of_one_key_and_never_hold_the_input_back():
     many = [{"unit_id": f"u{i}", "site": f"s{i}"} for i in range(10)]
     stream = _tasks(iter(many), lambda p: p["site"], size=5, max_open=3)
     assert next(stream) == ("s0", [many[0]])
+
+
+@pytest.mark.slow
+def test_a_unit_that_kills_its_worker_fails_and_the_run_goes_on(root):
+    """A crash in native code takes the worker process with it: the scheduler retries the task elsewhere,
+    then gives up on it (KilledWorker). Its unit gets a failed row; the others still finish, including
+    results lost with a dead worker before the client fetched them. (Dask also counts a death against
+    tasks that were waiting on that worker, so a neighbour can fail with it; --retry-failed redoes them.)"""
+    from pipelines.cluster import ClusterConfig, connect
+
+    # A cluster of its own: the unit kills a worker each time Dask tries it (4 times by default).
+    with connect(ClusterConfig(n_workers=2, memory_limit="2GiB")) as client:
+        stats = run_stage(client, root, toy_stage(), toy_units(12, die=(5,)), QUIET)
+        status = latest_status(root, "toy")
+        assert status.loc["u00005", "status"] == "failed" and status.loc["u00005", "reason"] == "KilledWorker"
+        assert stats.n_ok + stats.n_failed == 12 and stats.n_ok >= 8, stats.failures
+        assert set(stats.failed_by_reason) == {"KilledWorker"}
+        assert len(read_table(root, TOY)) == expected_rows(12, {int(unit[1:]) for unit in status.index[status["status"] != "ok"]})
+
+        retried = run_stage(client, root, toy_stage(), toy_units(12), RunnerConfig(retry_failed=True, progress=False))
+    assert (retried.n_due, retried.n_ok) == (stats.n_failed, stats.n_failed)
+    assert len(read_table(root, TOY)) == expected_rows(12)
