@@ -77,10 +77,17 @@ class Entry:
 
 
 class _CollectingLogger:
-    """yt-dlp's log, kept for our error messages instead of printed to the terminal."""
+    """yt-dlp's log, kept for our error messages instead of printed to the terminal. Each thread sees
+    its own lines, so one YoutubeDL can serve several download threads."""
 
     def __init__(self) -> None:
-        self.lines: list[str] = []
+        self._local = threading.local()
+
+    @property
+    def lines(self) -> list[str]:
+        if not hasattr(self._local, "lines"):
+            self._local.lines = []
+        return self._local.lines
 
     def debug(self, message: str) -> None:
         if not message.startswith("[debug]"):
@@ -129,18 +136,25 @@ def _backoff(n: int) -> float:
     return min(30.0, 0.5 * 2 ** n)
 
 
-# Building a YoutubeDL with its extractor table costs ~35 ms; a worker reuses one per thread and purpose.
-_CLIENTS: dict[tuple[str, int, str], tuple[yt_dlp.YoutubeDL, _CollectingLogger]] = {}
+# A YoutubeDL costs ~35 ms to build with its extractor table, and ~20 ms more on its first request (it
+# loads the system's CA certificates): a worker keeps them, per purpose and config.
+_CLIENTS: dict[tuple[str, int | None, str], tuple[yt_dlp.YoutubeDL, _CollectingLogger]] = {}
+_CLIENTS_LOCK = threading.Lock()
 
 
 def _client(purpose: str, config: HarvestConfig, options: dict[str, Any],
-            extractors: bool = True) -> tuple[yt_dlp.YoutubeDL, _CollectingLogger]:
-    """This thread's YoutubeDL for `purpose` (a YoutubeDL is not safe to share between threads).
-    extractors=False: one without the extractor table (0.2 ms to build), for downloads that need none."""
-    key = (purpose, threading.get_ident(), repr(config))  # configs arrive unpickled: compare by value
-    if key not in _CLIENTS:
-        logger = _CollectingLogger()
-        _CLIENTS[key] = (yt_dlp.YoutubeDL({**_base_options(config, logger), **options}, auto_init=extractors), logger)
+            for_extraction: bool = True) -> tuple[yt_dlp.YoutubeDL, _CollectingLogger]:
+    """The YoutubeDL for `purpose`. for_extraction: one per thread, with the extractor table (extraction
+    sets per-video params, so it is not shared); otherwise one per process, shared by its download
+    threads: `YoutubeDL.dl` keeps a download's state in its own downloader object, as yt-dlp's
+    concurrent fragment downloads rely on."""
+    thread = threading.get_ident() if for_extraction else None
+    key = (purpose, thread, repr(config))  # configs arrive unpickled: compare by value
+    with _CLIENTS_LOCK:
+        if key not in _CLIENTS:
+            logger = _CollectingLogger()
+            _CLIENTS[key] = (yt_dlp.YoutubeDL({**_base_options(config, logger), **options}, auto_init=for_extraction),
+                             logger)
     ydl, logger = _CLIENTS[key]
     logger.lines.clear()
     return ydl, logger
@@ -247,9 +261,8 @@ def download_video(url: str, video_id: str, media_dir: Path, config: HarvestConf
     if config.rate_limit_bps:
         options["ratelimit"] = config.rate_limit_bps
     if extractor == "Generic" and is_media_file_url(url):
-        # Straight to the HTTP downloader: a YoutubeDL without extractors does, and with many download
-        # threads per worker the ~35 ms each would spend building its extractor table adds up.
-        ydl, logger = _client("media", config, options, extractors=False)
+        # Straight to the HTTP downloader: a YoutubeDL without extractors, shared by the worker's threads.
+        ydl, logger = _client("media", config, options, for_extraction=False)
         return _download_media_file(ydl, logger, url, media_dir / f"{video_id}{Path(urlparse(url).path).suffix.lower()}",
                                     config)
     ydl, logger = _client("download", config, options)

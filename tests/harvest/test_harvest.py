@@ -220,3 +220,34 @@ def test_the_command_runs_downloads_side_by_side_up_to_the_per_site_cap(site, tm
     assert done.returncode == 0, done.stderr
     assert "1 ok" in done.stdout and "8 skipped" in done.stdout  # the same bytes under nine names
     assert site.max_in_flight == 3
+
+
+def test_download_threads_of_one_worker_share_a_client_safely(site, tmp_path):
+    """Media files from several threads at once, through the one YoutubeDL a worker process shares
+    between them: each thread gets its own bytes, and a failure stays with its thread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from yt_dlp.utils import DownloadError
+
+    from harvest.ytdlp import download_video
+
+    site.latency_s = 0.2  # every request overlaps the others
+    names = ["walk", "jump", "run", "long"] * 2
+    with serve(site) as base:
+        config = config_for(base)
+
+        def fetch(i: int):
+            url = f"{base}/media/{'gone' if i == 3 else names[i]}.mp4"
+            try:
+                return download_video(url, f"v{i}", tmp_path / "media", config, "Generic").path
+            except DownloadError as error:
+                return error
+
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(fetch, range(8)))
+    assert site.max_in_flight >= 4  # they did overlap
+    assert isinstance(results[3], DownloadError) and "404" in str(results[3])
+    for i, result in enumerate(results):
+        if i != 3:
+            assert result == tmp_path / "media" / f"v{i}.mp4"
+            assert file_sha256(result) == file_sha256(site.media[f"{names[i]}.mp4"])
