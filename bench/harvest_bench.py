@@ -130,9 +130,9 @@ def _scenario(scenario: Scenario, clips: dict[str, Path], folder: Path, video2da
         scenario.title,
         f"{scenario.description} {N_CLIPS} distinct 2 s H.264 clips from the loopback site, run in a process of "
         "its own. hmmr = `harvest()` (enumerate the URL list, then download + PyAV probe + sha256 + manifest "
-        "commit per video) on a LocalCluster started beforehand, its workers with the harvest code imported: the steady-state rate, at 1 and at 8 threads "
-        "per worker (the `hmmr-harvest` default); `hmmr-harvest` = the command's wall time, Python start-up and "
-        f"cluster start included. All hmmr runs use `--per-site {PER_SITE}`. Baselines on the same URL list: "
+        "commit per video) on a LocalCluster started beforehand, its workers with the harvest code imported: the "
+        "steady-state rate, at 1 and at 8 threads per worker (the `hmmr-harvest` default); `hmmr-harvest` = the "
+        f"command's wall time, Python start-up and cluster start included. All hmmr runs use `--per-site {PER_SITE}`. Baselines on the same URL list: "
         "the plain `yt-dlp` CLI (`yt-dlp -a list.txt`, one process, download only, its start-up included) and "
         "video2dataset (its own venv, 2 processes x 8 threads, plain HTTP downloads for non-YouTube URLs, files "
         "output), by wall time and by its shards' own clock (its download loop only). Best of "
@@ -142,8 +142,8 @@ def _scenario(scenario: Scenario, clips: dict[str, Path], folder: Path, video2da
     )
     n_bytes = sum(p.stat().st_size for p in clips.values())
     times: dict[str, list[float]] = defaultdict(list)
-    config_of = lambda base: HarvestConfig(source_template=base + "/{tag}", per_site_concurrency=PER_SITE)
     with serve_in_another_process(Site(media=clips, latency_s=scenario.latency_s)) as base:
+        config = HarvestConfig(source_template=base + "/{tag}", per_site_concurrency=PER_SITE)
         listing = folder / "list.txt"
         listing.write_text("".join(f"{base}/media/{name}\n" for name in sorted(clips)))
         for round_number in range(rounds):
@@ -160,7 +160,7 @@ def _scenario(scenario: Scenario, clips: dict[str, Path], folder: Path, video2da
                     client.run(importlib.import_module, "harvest.work")
                     started = time.perf_counter()
                     stats = harvest(client, _root(folder / f"ours{threads}-{round_number}"), read_url_list(listing),
-                                    config_of(base), RunnerConfig(progress=False))
+                                    config, RunnerConfig(progress=False))
                     times[f"hmmr harvest (2 workers x {threads} thread{'s' if threads > 1 else ''})"].append(
                         time.perf_counter() - started)
                 assert stats[-1].n_ok == N_CLIPS, stats[-1].summary()

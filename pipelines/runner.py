@@ -507,7 +507,7 @@ def _execute(client: Client, root: DatasetRoot, stage: Stage, due: pd.DataFrame,
     payloads = _payloads(due)
     key_of = stage.concurrency_key or (lambda payload: None)
     # Enough tasks in flight that workers never wait for the client's round trip; results are gathered
-    # in batches as they complete (as_completed with_results).
+    # in batches as they complete, after each batch's slots are refilled.
     threads = max(1, worker_threads(client))
     max_in_flight = config.max_in_flight or 16 * threads
     # Batches only as large as leaves every worker thread four tasks: a short run stays parallel.

@@ -1,8 +1,9 @@
 """A toy stage that exercises the runner with nothing else in the way (tests and `make bench`).
 
 Each unit writes `n_rows` rows to the `toy` table; a unit whose payload says `fail` raises, one that
-says `skip` is skipped, one that says `die` kills its worker process (as a crash in a decoder would). `python -m pipelines.toy ROOT --units 200` runs it on a LocalCluster, which is
-how the crash test kills a real run in a subprocess.
+says `skip` is skipped, one that says `die` kills its worker process (as a crash in a decoder would).
+`python -m pipelines.toy ROOT --units 200` runs it on a LocalCluster, which is how the crash test kills
+a real run in a subprocess.
 """
 from __future__ import annotations
 

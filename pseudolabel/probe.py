@@ -64,7 +64,7 @@ def _check_packets_reach_the_end(container, stream, path: Path, duration_s: floa
     container.seek(0, stream=stream)
     last_pts, n_packets = None, 0
     try:
-        # Integer timestamps while scanning (a Fraction per packet was half the probe's time); seconds once.
+        # Integer timestamps while scanning (a Fraction per packet was a fifth of the probe's time); seconds once.
         for packet in container.demux(stream):
             pts = packet.pts
             if pts is not None and packet.size:
@@ -73,7 +73,7 @@ def _check_packets_reach_the_end(container, stream, path: Path, duration_s: floa
                     last_pts = pts
     except (av.error.FFmpegError, OSError) as e:
         raise VideoError(f"{path.name}: corrupt container after {n_packets} packets ({e})") from e
-    last_s = float((last_pts - (stream.start_time or 0)) * stream.time_base) if last_pts is not None else 0.0
+    last_s = max(0.0, float((last_pts - (stream.start_time or 0)) * stream.time_base)) if last_pts is not None else 0.0
     # The last frame starts one frame before the end; allow a second of slack for edit lists.
     if last_s < duration_s - 1.0 / fps - 1.0:
         raise VideoError(f"{path.name}: truncated: video packets end at {last_s:.1f} s of {duration_s:.1f} s")

@@ -68,8 +68,8 @@ def _predict_video(model, video: Path, out: str | None, feature_weights: str | N
     config = VideoPredictConfig(pose=pose, features=FeatureConfig(weights=feature_weights, jitter=JitterConfig(views=0)))
     results = predict_video(model, video, config)
     if not results:
-        raise click.ClickException(f"{video}: no tube found (no person tracked for 40 frames with enough joints "
-                                   f"seen); nothing to predict")
+        raise click.ClickException(f"{video}: no tube found (no person tracked for {config.tracking.tubes.min_frames} "
+                                   f"frames with enough joints seen); nothing to predict")
     folder = Path(out or f"{video.stem}_hmmr")
     folder.mkdir(parents=True, exist_ok=True)
     for tube, arrays in results:

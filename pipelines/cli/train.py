@@ -82,8 +82,8 @@ def main(ctx, root, datasets, mix, smpl_model_dir, mocap, out_dir, steps, batch_
 @cluster_options
 @runner_options
 @friendly_errors
-def features(root, feature_weights, batch_frames, jitter_views, jitter_scale, jitter_shift, address, n_workers, threads_per_worker, retry_failed, limit,
-             lock_wait, flush_every, no_progress, verbose):
+def features(root, feature_weights, batch_frames, jitter_views, jitter_scale, jitter_shift, address, n_workers,
+             threads_per_worker, retry_failed, limit, lock_wait, flush_every, no_progress, verbose):
     """Compute 2048-D ResNet-50 features of every tube, in its own crop boxes and in --jitter-views
     augmented ones, for every video that has none at these settings (GPU workers when present). A video
     is decoded once for all its tubes; one tracked again since is done again."""
