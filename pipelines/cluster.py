@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator, Mapping
 
+import dask
 from distributed import Client, LocalCluster
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,14 @@ class ClusterConfig:
             raise ValueError(f"ClusterConfig.gpus_per_worker must be >= 0, got {self.gpus_per_worker}")
 
 
+# Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, so that freed memory goes back to the
+# OS sooner. Setting it also pins glibc's mmap threshold at 128 KiB: every larger buffer (a downloaded
+# block, a decoded frame) is then a fresh mmap, page faults and all, each time. Our units allocate the
+# same sizes over and over; with glibc's adaptive threshold a harvested video cost ~40% less worker CPU.
+# None drops Dask's default; a value set in the environment still reaches the workers.
+WORKER_ENVIRON = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+
+
 @contextmanager
 def connect(config: ClusterConfig) -> Iterator[Client]:
     """A client for the duration of a command; a LocalCluster it started is shut down afterwards."""
@@ -67,15 +76,16 @@ def connect(config: ClusterConfig) -> Iterator[Client]:
             client.close()
         return
     resources = {"GPU": config.gpus_per_worker} if config.gpus_per_worker else None
-    cluster = LocalCluster(
-        n_workers=config.n_workers,
-        threads_per_worker=config.threads_per_worker,
-        processes=config.processes,
-        memory_limit=config.memory_limit,
-        resources=resources,
-        dashboard_address=config.dashboard_address,
-        silence_logs=logging.WARNING,
-    )
+    with dask.config.set(WORKER_ENVIRON):
+        cluster = LocalCluster(
+            n_workers=config.n_workers,
+            threads_per_worker=config.threads_per_worker,
+            processes=config.processes,
+            memory_limit=config.memory_limit,
+            resources=resources,
+            dashboard_address=config.dashboard_address,
+            silence_logs=logging.WARNING,
+        )
     client = Client(cluster)
     log.info(
         "started a LocalCluster: %d workers x %d threads (dashboard: %s)",

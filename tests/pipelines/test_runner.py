@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -196,3 +197,10 @@ def test_a_unit_that_kills_its_worker_fails_and_the_run_goes_on(root):
         retried = run_stage(client, root, toy_stage(), toy_units(12), RunnerConfig(retry_failed=True, progress=False))
     assert (retried.n_due, retried.n_ok) == (stats.n_failed, stats.n_failed)
     assert len(read_table(root, TOY)) == expected_rows(12)
+
+
+def test_local_workers_keep_glibcs_adaptive_malloc(client):
+    """Dask's default MALLOC_TRIM_THRESHOLD_ costs every worker a fresh mmap per large buffer (see
+    pipelines.cluster); our LocalCluster's workers start without it unless the user sets it."""
+    assert "MALLOC_TRIM_THRESHOLD_" not in os.environ  # the test process: nothing set by hand or by a nanny
+    assert set(client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_").values()) == {None}
