@@ -17,7 +17,7 @@ from harvest.ytdlp import DownloadSkipped, HarvestConfig, download_video, enumer
 from manifests import SkipUnit, split_of
 from pseudolabel.probe import probe_video
 
-SHA_CLAIMS_DIR = ".sha256"  # media/.sha256/<sha256> links to the id of the first video with those bytes
+SHA_CLAIMS_DIR = ".sha256"  # media/.sha256/<sha256> holds the id of the first video with those bytes
 
 
 def enumerate_unit(payload: Mapping[str, Any], context: Any, config: HarvestConfig) -> dict[str, dict[str, list]]:
@@ -116,23 +116,20 @@ def file_sha256(path: Path, chunk_bytes: int = 2**20) -> str:
 def claim_sha256(media_dir: Path, sha256: str, video_id: str) -> str:
     """Record `video_id` as the owner of these bytes unless another id owns them; return the owner.
 
-    The claim is a symbolic link named by the sha256 whose target is the owner's id: creating it is one
-    atomic step, also on a shared file system, so two workers downloading the same bytes under two ids
-    at the same moment agree on one owner, and no reader sees a half-written claim. (A file with the id
-    written into it, then hard-linked into place, cost three file operations more per video.)
+    An exclusive create is atomic on a shared file system, so two workers downloading the same bytes
+    under two ids at the same moment agree on one owner.
     """
     claims = media_dir / SHA_CLAIMS_DIR
     claims.mkdir(parents=True, exist_ok=True)
     claim = claims / sha256
+    # Write the id to a private file, then hard-link it to the claim name: the link either appears
+    # whole or fails because another worker's claim exists, so no reader sees a half-written claim.
+    draft = claims / f".{sha256}.{video_id}.{os.getpid()}"
+    draft.write_text(video_id)
     try:
-        os.symlink(video_id, claim)
+        os.link(draft, claim)
     except FileExistsError:
-        return claim_owner(claim)
-    return video_id
-
-
-def claim_owner(claim: Path) -> str:
-    try:
-        return os.readlink(claim)
-    except OSError:  # not a link: a claim made by an earlier version, a file holding the id
         return claim.read_text().strip()
+    finally:
+        draft.unlink(missing_ok=True)
+    return video_id
