@@ -204,3 +204,22 @@ def test_local_workers_keep_glibcs_adaptive_malloc(client):
     pipelines.cluster); our LocalCluster's workers start without it unless the user sets it."""
     assert "MALLOC_TRIM_THRESHOLD_" not in os.environ  # the test process: nothing set by hand or by a nanny
     assert set(client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_").values()) == {None}
+
+
+def test_an_outcome_crosses_processes_with_its_tables_whole():
+    """Outcomes travel as Arrow IPC streams: types, nulls, nested lists and schema metadata all survive."""
+    import pickle
+    from datetime import datetime, timezone
+
+    import pyarrow as pa
+
+    from pipelines.runner import UnitOutcome
+
+    table = pa.table({"id": ["a", None], "at": pa.array([datetime(2026, 1, 1, tzinfo=timezone.utc), None],
+                                                        pa.timestamp("us", tz="UTC")),
+                      "xy": pa.array([[1.5, 2.0], []], pa.list_(pa.float32()))}).replace_schema_metadata({"v": "1"})
+    outcome = UnitOutcome("u1", "ok", tables={"t": table}, counters={"frames": 2.0})
+    copy = pickle.loads(pickle.dumps(outcome, protocol=5))
+    assert copy.tables["t"].equals(table, check_metadata=True)
+    assert (copy.unit_id, copy.counters, copy.n_bytes, copy.finished_at) == ("u1", {"frames": 2.0}, outcome.n_bytes,
+                                                                           outcome.finished_at)
