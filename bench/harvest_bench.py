@@ -132,8 +132,9 @@ def _scenario(scenario: Scenario, clips: dict[str, Path], folder: Path, video2da
         f"{scenario.description} {N_CLIPS} distinct 2 s H.264 clips from the loopback site, run in a process of "
         "its own. hmmr = `harvest()` (enumerate the URL list, then download + PyAV probe + sha256 + manifest "
         "commit per video) on a LocalCluster started beforehand, its workers with the harvest code imported and "
-        f"warmed by a harvest of {WARM_UP_CLIPS} clips into a scratch root: the steady-state rate, at 1 and at 8 threads per worker (the `hmmr-harvest` default); `hmmr-harvest` = the "
-        f"command's wall time, Python start-up and cluster start included. All hmmr runs use `--per-site {PER_SITE}`. Baselines on the same URL list: "
+        f"warmed by a harvest of {WARM_UP_CLIPS} clips into a scratch root: the steady-state rate, at 1 and at 8 "
+        "threads per worker (the `hmmr-harvest` default); `hmmr-harvest` = the command's wall time, Python start-up "
+        f"and cluster start included. All hmmr runs use `--per-site {PER_SITE}`. Baselines on the same URL list: "
         "the plain `yt-dlp` CLI (`yt-dlp -a list.txt`, one process, download only, its start-up included) and "
         "video2dataset (its own venv, 2 processes x 8 threads, plain HTTP downloads for non-YouTube URLs, files "
         "output), by wall time and by its shards' own clock (its download loop only). Best of "
@@ -158,7 +159,7 @@ def _scenario(scenario: Scenario, clips: dict[str, Path], folder: Path, video2da
                 # which would otherwise share the cores with its idle heartbeats.
                 with connect(ClusterConfig(n_workers=2, threads_per_worker=threads)) as client:
                     # Steady state: before the clock, the workers import the harvest code (yt-dlp, PyAV,
-                    # pyarrow: about a second) and harvest 16 clips into a scratch root (each worker's
+                    # pyarrow: about a second) and harvest a few clips into a scratch root (each worker's
                     # first downloads cost ~15 ms of CPU each, yt-dlp's one-off set-up). Both are counted
                     # in the command's row.
                     client.run(importlib.import_module, "harvest.work")
