@@ -63,8 +63,8 @@ class Stage:
         round trip (parsing a listed URL). Planning, flushes and the commit are the same.
     units_per_task: at most this many units sent to a worker as one Dask task, run one after another:
         for units of a few milliseconds, where the scheduler's per-task cost would otherwise be a large
-        share. Fewer when the run is short (every worker thread gets at least four tasks). Units of a
-        task share their concurrency key, so the per-key cap still bounds work running at once.
+        share. Fewer towards the end of a run (see guided_batch_size). Units of a task share their
+        concurrency key, so the per-key cap still bounds work running at once.
     """
 
     name: str
@@ -397,22 +397,29 @@ def _results(client: Client, futures: list[Any]) -> list[Any]:
     return results
 
 
-def _tasks(payloads: Iterator[dict[str, Any]], key_of: Callable[[Mapping[str, Any]], str | None], size: int,
-           max_open: int = 64) -> Iterator[tuple[str | None, list[dict[str, Any]]]]:
-    """(key, up to `size` payloads that share the key) in input order, as the input streams in: a batch is
-    sent when full, when `max_open` keys have open batches (many keys must not hold the input back), or
-    at the end."""
+def _tasks(payloads: Iterator[dict[str, Any]], key_of: Callable[[Mapping[str, Any]], str | None],
+           batch_size: Callable[[int], int], max_open: int = 64) -> Iterator[tuple[str | None, list[dict[str, Any]]]]:
+    """(key, payloads that share the key) in input order, as the input streams in: a batch is sent when it
+    holds `batch_size(n_before)` payloads (n_before: payloads read before the latest), when `max_open`
+    keys have open batches (many keys must not hold the input back), or at the end."""
     open_batches: dict[str | None, list[dict[str, Any]]] = {}
-    for payload in payloads:
+    for n_before, payload in enumerate(payloads):
         key = key_of(payload)
         batch = open_batches.setdefault(key, [])
         batch.append(payload)
-        if len(batch) >= size:
+        if len(batch) >= batch_size(n_before):
             yield key, open_batches.pop(key)
         elif len(open_batches) > max_open:
             oldest = next(iter(open_batches))
             yield oldest, open_batches.pop(oldest)
     yield from open_batches.items()
+
+
+def guided_batch_size(n_left: int, threads: int, units_per_task: int) -> int:
+    """Guided self-scheduling: a task takes its thread's share of the units left, at most units_per_task.
+    Early tasks are large (few scheduler round trips); the last ones are single units, so no thread waits
+    on a long task at the end of a run."""
+    return max(1, min(units_per_task, -(-n_left // threads)))
 
 
 def _record(stats: RunStats, outcome: UnitOutcome) -> None:
@@ -526,8 +533,8 @@ def _execute(client: Client, root: DatasetRoot, stage: Stage, due: pd.DataFrame,
     # in batches as they complete, after each batch's slots are refilled.
     threads = max(1, worker_threads(client))
     max_in_flight = config.max_in_flight or 16 * threads
-    # Batches only as large as leaves every worker thread four tasks: a short run stays parallel.
-    tasks = _tasks(payloads, key_of, max(1, min(stage.units_per_task, len(due) // (4 * threads))))
+    n_due, per_task = len(due), stage.units_per_task
+    tasks = _tasks(payloads, key_of, lambda n_before: guided_batch_size(n_due - n_before, threads, per_task))
     units_of_future: dict[Any, tuple[list[str], str | None]] = {}
     in_flight = as_completed()
     buffer = _FlushBuffer(config)

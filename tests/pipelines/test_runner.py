@@ -167,14 +167,26 @@ def test_tasks_group_units_of_one_key_and_never_hold_the_input_back():
     from pipelines.runner import _tasks
 
     payloads = [{"unit_id": f"u{i}", "site": site} for i, site in enumerate("aabababbbcc")]
-    tasks = list(_tasks(iter(payloads), lambda p: p["site"], size=3))
+    tasks = list(_tasks(iter(payloads), lambda p: p["site"], lambda n_before: 3))
     assert all(len({p["site"] for p in batch}) == 1 and key == batch[0]["site"] for key, batch in tasks)
     assert sorted(p["unit_id"] for _, batch in tasks for p in batch) == sorted(p["unit_id"] for p in payloads)
     assert max(len(batch) for _, batch in tasks) == 3
     # With more open keys than max_open, the oldest open batch is sent at once, not at the end.
     many = [{"unit_id": f"u{i}", "site": f"s{i}"} for i in range(10)]
-    stream = _tasks(iter(many), lambda p: p["site"], size=5, max_open=3)
+    stream = _tasks(iter(many), lambda p: p["site"], lambda n_before: 5, max_open=3)
     assert next(stream) == ("s0", [many[0]])
+
+
+def test_tasks_shrink_towards_the_end_of_a_run():
+    """Guided sizes: big tasks while much is left, single units at the end (no thread idles on a long tail)."""
+    from pipelines.runner import _tasks, guided_batch_size
+
+    payloads = [{"unit_id": f"u{i}"} for i in range(200)]
+    sizes = [len(batch) for _, batch in _tasks(iter(payloads), lambda p: "site",
+                                               lambda n_before: guided_batch_size(200 - n_before, 16, 8))]
+    assert sum(sizes) == 200 and sizes[0] == 8 and max(sizes) == 8
+    assert sizes == sorted(sizes, reverse=True) and sizes[-15:] == [1] * 15
+    assert len(sizes) < 200 // 3  # fewer round trips than the fixed 3 a task that gave 16 threads 4 tasks each
 
 
 @pytest.mark.slow
