@@ -10,8 +10,8 @@ request, and a few routes that misbehave on purpose:
   /cut/<name>             without a Range header: the first bytes, then a closed connection; with
                           one: the asked range (so a client that resumes gets the whole clip)
   /slow/<name>            the clip, a small chunk at a time (to kill a download half way)
-Anything else is a 404. Binds 127.0.0.1 only. `Site.latency_s` delays every response, as a server that
-far away would (benchmarks of network-bound harvests).
+Anything else is a 404. Binds 127.0.0.1 only. `Site.latency_s` delays every response and
+`Site.bandwidth_bps` paces media bytes, as a server far away would (benchmarks of network-bound harvests).
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from typing import Iterator
 from contextlib import contextmanager
 
 _RANGE = re.compile(r"bytes=(\d+)-(\d*)")
+BANDWIDTH_CHUNK_BYTES = 64 * 1024
 
 
 @dataclass
@@ -35,6 +36,7 @@ class Site:
     media: dict[str, Path] = field(default_factory=dict)
     tags: dict[str, list[str]] = field(default_factory=dict)
     latency_s: float = 0.0  # before every response: a round trip to a remote server
+    bandwidth_bps: float = 0.0  # bytes/s of each media response (a far server's rate per connection); 0 = no cap
     stall_s: float = 30.0
     cut_after_bytes: int = 4096
     slow_chunk_bytes: int = 2048
@@ -135,14 +137,20 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             if head:
                 return
-            step = site.slow_chunk_bytes if slow else len(data) + 1
+            if slow:
+                step, pause_s = site.slow_chunk_bytes, site.slow_chunk_s
+            elif site.bandwidth_bps:
+                step = BANDWIDTH_CHUNK_BYTES
+                pause_s = step / site.bandwidth_bps
+            else:
+                step, pause_s = len(data) + 1, 0.0
             for offset in range(start, end + 1, step):
                 chunk = data[offset:min(end + 1, offset + step)]
                 self.wfile.write(chunk)
                 site.n_media_bytes += len(chunk)
-                if slow:
+                if pause_s:
                     self.wfile.flush()
-                    time.sleep(site.slow_chunk_s)
+                    time.sleep(pause_s * len(chunk) / step)
 
         def _stall(self, path: Path) -> None:
             self.send_response(200)

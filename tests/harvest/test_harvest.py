@@ -251,3 +251,18 @@ def test_download_threads_of_one_worker_share_a_client_safely(site, tmp_path):
         if i != 3:
             assert result == tmp_path / "media" / f"v{i}.mp4"
             assert file_sha256(result) == file_sha256(site.media[f"{names[i]}.mp4"])
+
+
+def test_a_bandwidth_capped_site_paces_its_bytes_and_still_sends_them_all(site):
+    """The benches' far server: a media response takes at least its size over the per-connection rate."""
+    from urllib.request import urlopen
+
+    size = site.media["walk.mp4"].stat().st_size
+    site.bandwidth_bps = size / 0.5
+    with serve(site) as base:
+        started = time.perf_counter()
+        with urlopen(f"{base}/media/walk.mp4", timeout=10) as response:
+            body = response.read()
+        elapsed_s = time.perf_counter() - started
+    assert body == site.media["walk.mp4"].read_bytes()
+    assert elapsed_s >= 0.45
