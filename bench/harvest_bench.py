@@ -31,10 +31,9 @@ N_CLIPS = 200
 VIDEO2DATASET = Path(__file__).parent / ".venvs" / "video2dataset" / "bin" / "video2dataset"
 
 
-def _make_clips(folder: Path) -> dict[str, Path]:
-    import imageio_ffmpeg
-
-    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+def _make_small_clips(folder: Path) -> dict[str, Path]:
+    """200 distinct 2 s 160x120 clips (~65 KB): per-video costs dominate."""
+    ffmpeg = _ffmpeg()
     folder.mkdir(parents=True, exist_ok=True)
     clips = {}
     for i in range(N_CLIPS):
@@ -45,6 +44,31 @@ def _make_clips(folder: Path) -> dict[str, Path]:
                         "libx264", "-preset", "ultrafast", "-movflags", "+faststart", str(path)], check=True)
         clips[path.name] = path
     return clips
+
+
+def _make_real_size_clips(folder: Path) -> dict[str, Path]:
+    """200 distinct 10 s 640x360 clips of ~2 MB, the size of a short social-media video: one encode,
+    then copies that differ in a metadata tag (so no two share a sha256)."""
+    ffmpeg = _ffmpeg()
+    folder.mkdir(parents=True, exist_ok=True)
+    source = folder / "source.mp4"
+    subprocess.run([ffmpeg, "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25",
+                    "-t", "10", "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "1600k",
+                    str(source)], check=True)
+    clips = {}
+    for i in range(N_CLIPS):
+        path = folder / f"clip{i:03d}.mp4"
+        subprocess.run([ffmpeg, "-loglevel", "error", "-y", "-i", str(source), "-c", "copy", "-metadata",
+                        f"comment=clip {i}", "-movflags", "+faststart", str(path)], check=True)
+        clips[path.name] = path
+    source.unlink()
+    return clips
+
+
+def _ffmpeg() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
 
 
 def _serve_until_stopped(site: Site, urls, stop) -> None:
@@ -103,17 +127,26 @@ OURS = "hmmr harvest (2 workers x 8 threads)"
 @dataclass(frozen=True)
 class Scenario:
     title: str
-    latency_s: float
     description: str
+    latency_s: float
+    bandwidth_bps: float = 0.0  # per connection; 0 = as fast as the loopback goes
+    real_size_clips: bool = False
+    # Rows that download one or two videos at a time (the yt-dlp CLI, 2 workers x 1 thread): left out
+    # where each download takes a second, as they would only measure that.
+    one_at_a_time_rows: bool = True
 
 
 SCENARIOS = (
-    Scenario("Harvest per-video overhead (issue 3)", 0.0,
+    Scenario("Harvest per-video overhead (issue 3)",
              "The site answers at once: tiny clips from a server on the same machine measure what each tool "
-             "spends per video (CPU on 2 cores shared with the server), not the network."),
-    Scenario("Harvest from a remote site (issue 3)", 0.05,
-             "The site waits 50 ms before every response, as a server a continent away would: the regime of a "
-             "real harvest, where a download mostly waits on the network and what counts is how many run at once."),
+             "spends per video (CPU on 2 cores shared with the server), not the network.", latency_s=0.0),
+    Scenario("Harvest from a remote site (issue 3)",
+             "The site waits 50 ms before every response, as a server a continent away would: a download mostly "
+             "waits on the network, and what counts is how many run at once.", latency_s=0.05),
+    Scenario("Harvest of real-size videos from a remote site (issue 3)",
+             "The site waits 50 ms before every response and sends each video at 4 MB/s, as a CDN a continent "
+             "away does over one connection: the regime of a real harvest.", latency_s=0.05,
+             bandwidth_bps=4 * 2**20, real_size_clips=True, one_at_a_time_rows=False),
 )
 
 
@@ -121,22 +154,30 @@ def run(rounds: int = 3) -> list[Section]:
     video2dataset = _video2dataset_command()
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
-        clips = _make_clips(folder / "clips")
-        return [_scenario(scenario, clips, folder, video2dataset, rounds) for scenario in SCENARIOS]
+        small = _make_small_clips(folder / "small")
+        sections = [_scenario(scenario, small, folder, video2dataset, rounds)
+                    for scenario in SCENARIOS if not scenario.real_size_clips]
+        shutil.rmtree(folder / "small")
+        real_size = _make_real_size_clips(folder / "real-size")
+        return sections + [_scenario(scenario, real_size, folder, video2dataset, rounds)
+                           for scenario in SCENARIOS if scenario.real_size_clips]
 
 
 def _scenario(scenario: Scenario, clips: dict[str, Path], folder: Path, video2dataset: list[str] | None,
               rounds: int) -> Section:
+    clip_kind = "10 s 640x360 (~2 MB)" if scenario.real_size_clips else "2 s 160x120 (~65 KB)"
     section = Section(
         scenario.title,
-        f"{scenario.description} {N_CLIPS} distinct 2 s H.264 clips from the loopback site, run in a process of "
-        "its own. hmmr = `harvest()` (enumerate the URL list, then download + PyAV probe + sha256 + manifest "
+        f"{scenario.description} {N_CLIPS} distinct {clip_kind} H.264 clips from the loopback site, run in a "
+        "process of its own. hmmr = `harvest()` (enumerate the URL list, then download + PyAV probe + sha256 + manifest "
         "commit per video) on a LocalCluster started beforehand, its workers with the harvest code imported and "
-        f"warmed by a harvest of {WARM_UP_CLIPS} clips into a scratch root: the steady-state rate, at 1 and at 8 "
-        "threads per worker (the `hmmr-harvest` default); `hmmr-harvest` = the command's wall time, Python start-up "
-        f"and cluster start included. All hmmr runs use `--per-site {PER_SITE}`. Baselines on the same URL list: "
-        "the plain `yt-dlp` CLI (`yt-dlp -a list.txt`, one process, download only, its start-up included) and "
-        "video2dataset (its own venv, 2 processes x 8 threads, plain HTTP downloads for non-YouTube URLs, files "
+        f"warmed by a harvest of {WARM_UP_CLIPS} clips into a scratch root: the steady-state rate, at "
+        f"{'1 and at ' if scenario.one_at_a_time_rows else ''}8 threads per worker (the `hmmr-harvest` default); "
+        "`hmmr-harvest` = the command's wall time, Python start-up and cluster start included. All hmmr runs use "
+        f"`--per-site {PER_SITE}`. Baselines on the same URL list: "
+        + ("the plain `yt-dlp` CLI (`yt-dlp -a list.txt`, one process, download only, its start-up included) and "
+           if scenario.one_at_a_time_rows else "")
+        + "video2dataset (its own venv, 2 processes x 8 threads, plain HTTP downloads for non-YouTube URLs, files "
         "output), by wall time and by its shards' own clock (its download loop only). Best of "
         f"{rounds} alternating rounds each, into empty folders. Ratio: {OURS} videos/s over the tool's."
         + ("" if video2dataset else " video2dataset was not measured: its venv is missing (`make bench-venvs`)."),
@@ -144,17 +185,19 @@ def _scenario(scenario: Scenario, clips: dict[str, Path], folder: Path, video2da
     )
     n_bytes = sum(p.stat().st_size for p in clips.values())
     times: dict[str, list[float]] = defaultdict(list)
-    with serve_in_another_process(Site(media=clips, latency_s=scenario.latency_s)) as base:
+    site = Site(media=clips, latency_s=scenario.latency_s, bandwidth_bps=scenario.bandwidth_bps)
+    with serve_in_another_process(site) as base:
         config = HarvestConfig(source_template=base + "/{tag}", per_site_concurrency=PER_SITE)
         listing = folder / "list.txt"
         listing.write_text("".join(f"{base}/media/{name}\n" for name in sorted(clips)))
         warm_up = read_url_list(listing)[:WARM_UP_CLIPS]
         for round_number in range(rounds):
-            started = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "yt_dlp", "-q", "--no-progress", "-a", str(listing), "-o",
-                            str(folder / f"ytdlp{round_number}" / "%(id)s.%(ext)s")], check=True)
-            times["yt-dlp CLI (1 process)"].append(time.perf_counter() - started)
-            for threads in (1, 8):
+            if scenario.one_at_a_time_rows:
+                started = time.perf_counter()
+                subprocess.run([sys.executable, "-m", "yt_dlp", "-q", "--no-progress", "-a", str(listing), "-o",
+                                str(folder / f"ytdlp{round_number}" / "%(id)s.%(ext)s")], check=True)
+                times["yt-dlp CLI (1 process)"].append(time.perf_counter() - started)
+            for threads in (1, 8) if scenario.one_at_a_time_rows else (8,):
                 # A cluster per round, started before the clock and closed before the other tools' rounds,
                 # which would otherwise share the cores with its idle heartbeats.
                 with connect(ClusterConfig(n_workers=2, threads_per_worker=threads)) as client:
