@@ -32,6 +32,18 @@ def best_of(repeats: int, fn: Callable[[], object]) -> float:
     return min(times)
 
 
+def best_of_interleaved(repeats: int, fns: dict[str, Callable[[], object]]) -> dict[str, float]:
+    """The fastest timing of each function, the functions taking turns: a slow spell of the machine then
+    falls on all of them, not on whichever ran during it."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            started = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - started)
+    return {name: min(seconds) for name, seconds in times.items()}
+
+
 def page(sections: list[Section]) -> str:
     head = (f"# hmmr benchmarks\n\nWritten by `make bench` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, "
             f"{platform.machine()}, Python {platform.python_version()}. Speeds are given as ratios against a "
