@@ -169,8 +169,8 @@ def _scenario(scenario: Scenario, clips: dict[str, Path], folder: Path, video2da
     section = Section(
         scenario.title,
         f"{scenario.description} {N_CLIPS} distinct {clip_kind} H.264 clips from the loopback site, run in a "
-        "process of its own. hmmr = `harvest()` (enumerate the URL list, then download + PyAV probe + sha256 + manifest "
-        "commit per video) on a LocalCluster started beforehand, its workers with the harvest code imported and "
+        "process of its own. hmmr = `harvest()` (enumerate the URL list, then download + PyAV probe + sha256 + "
+        "manifest commit per video) on a LocalCluster started beforehand, its workers with the harvest code imported and "
         f"warmed by a harvest of {WARM_UP_CLIPS} clips into a scratch root: the steady-state rate, at "
         f"{'1 and at ' if scenario.one_at_a_time_rows else ''}8 threads per worker (the `hmmr-harvest` default); "
         "`hmmr-harvest` = the command's wall time, Python start-up and cluster start included. All hmmr runs use "
