@@ -24,12 +24,7 @@ class Section:
 
 def best_of(repeats: int, fn: Callable[[], object]) -> float:
     """The fastest of a few timings: the least disturbed by other load on a shared machine."""
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return min(times)
+    return best_of_interleaved(repeats, {"": fn})[""]
 
 
 def best_of_interleaved(repeats: int, fns: dict[str, Callable[[], object]]) -> dict[str, float]:
