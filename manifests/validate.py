@@ -47,6 +47,11 @@ def check_keys_unique(spec: TableSpec, table: pa.Table, where: str) -> None:
     """Raise SchemaError naming the first duplicated key of `table`."""
     if table.num_rows <= 1:  # the common case of one unit's one row: nothing to compare
         return
+    # A key is unique if any of its columns is: one Arrow count instead of a pandas frame per flush
+    # (a status part's unit_id column settles it in ~10 us, pandas took ~0.4 ms).
+    for name in spec.key:
+        if pc.count_distinct(table.column(name), mode="all").as_py() == table.num_rows:
+            return
     keys = table.select(list(spec.key)).to_pandas()
     duplicated = keys.duplicated(keep=False)
     if duplicated.any():

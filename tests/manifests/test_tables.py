@@ -121,6 +121,16 @@ def test_duplicate_key_names_the_key_and_rows():
         to_table(manifests.TRACKS, frame)
 
 
+def test_a_key_unique_only_as_a_whole_is_unique():
+    # No column of (video_id, frame, person) is unique by itself here, yet every row's key is distinct.
+    frame = pd.DataFrame({**{c: example_frame("tracks")[c].iloc[[0] * 4].to_list() for c in manifests.TRACKS.columns},
+                          "video_id": ["a", "a", "b", "b"], "frame": [0, 1, 0, 1], "person": [0, 0, 0, 0]})
+    assert to_table(manifests.TRACKS, frame).num_rows == 4
+    frame.loc[3, "video_id"] = "a"
+    with pytest.raises(SchemaError, match=r"duplicate key \{'video_id': 'a', 'frame': 1, 'person': 0\} at rows \[1, 3\]"):
+        to_table(manifests.TRACKS, frame)
+
+
 def test_wrong_keypoint_length_names_the_row():
     frame = example_frame("detections")
     frame.at[2, "keypoints"] = np.zeros(54, dtype=np.float32)  # an 18-joint COCO array, not BODY_25
