@@ -94,7 +94,8 @@ class RunnerConfig:
     """How a stage run batches, bounds and reports its work.
 
     flush_every_units / flush_every_s / flush_every_bytes: a flush happens at whichever comes first;
-        a crash loses at most one flush of work.
+        a crash loses at most one flush of work. An in-process stage's units cost microseconds to redo:
+        its flushes follow time and bytes only.
     max_in_flight: tasks submitted but not collected; 0 = 16 per worker thread.
     retry_failed: also run units whose latest attempt at this version failed.
     limit: run at most this many due units (0 = all), for trying a stage on a sample.
@@ -326,8 +327,9 @@ def _crash_point(name: str) -> None:
 class _FlushBuffer:
     """Outcomes waiting to be written, and the rule for when to write them."""
 
-    def __init__(self, config: RunnerConfig) -> None:
+    def __init__(self, config: RunnerConfig, count_units: bool = True) -> None:
         self.config = config
+        self.count_units = count_units
         self.outcomes: list[UnitOutcome] = []
         self.n_bytes = 0
         self.since = time.monotonic()
@@ -338,7 +340,7 @@ class _FlushBuffer:
 
     def is_due(self) -> bool:
         return bool(self.outcomes) and (
-            len(self.outcomes) >= self.config.flush_every_units
+            (self.count_units and len(self.outcomes) >= self.config.flush_every_units)
             or self.n_bytes >= self.config.flush_every_bytes
             or time.monotonic() - self.since >= self.config.flush_every_s
         )
@@ -537,7 +539,9 @@ def _execute(client: Client, root: DatasetRoot, stage: Stage, due: pd.DataFrame,
     tasks = _tasks(payloads, key_of, lambda n_before: guided_batch_size(n_due - n_before, threads, per_task))
     units_of_future: dict[Any, tuple[list[str], str | None]] = {}
     in_flight = as_completed()
-    buffer = _FlushBuffer(config)
+    # Flushes bound the work a crash can lose: in-process units cost microseconds, so theirs follow
+    # time and bytes only (a part per 64 listed URLs made the known-URL enumerate 40% slower).
+    buffer = _FlushBuffer(config, count_units=not stage.in_process)
     n_flushes = 0
     # Per-key caps (politeness to one site): tasks of a saturated key wait here, a bounded number.
     running_by_key: Counter = Counter()
