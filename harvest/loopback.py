@@ -10,6 +10,8 @@ request, and a few routes that misbehave on purpose:
   /cut/<name>             without a Range header: the first bytes, then a closed connection; with
                           one: the asked range (so a client that resumes gets the whole clip)
   /slow/<name>            the clip, a small chunk at a time (to kill a download half way)
+  /private/<name>         the clip to a request that sends `Site.session_cookie`, a login page to others
+                          (as Instagram answers without a logged-in session)
 Anything else is a 404. Binds 127.0.0.1 only. `Site.latency_s` delays every response and
 `Site.bandwidth_bps` paces media bytes, as a server far away would (benchmarks of network-bound harvests).
 """
@@ -41,6 +43,7 @@ class Site:
     cut_after_bytes: int = 4096
     slow_chunk_bytes: int = 2048
     slow_chunk_s: float = 0.05
+    session_cookie: str = "sessionid=loopback-session"
     n_requests: int = 0
     n_media_bytes: int = 0
     range_starts: list[int] = field(default_factory=list)
@@ -103,6 +106,11 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
                     return self._cut(path)
                 if parts[0] == "slow":
                     return self._send_file(path, head, slow=True)
+                if parts[0] == "private":
+                    if site.session_cookie in self.headers.get("Cookie", ""):
+                        return self._send_file(path, head)
+                    return self._send_bytes(b"<!doctype html><html><body>Log in to see this video</body></html>",
+                                            "text/html", head)
             self.send_error(404, "not found")
 
         def _send_bytes(self, body: bytes, content_type: str, head: bool) -> None:

@@ -206,6 +206,28 @@ def test_both_download_paths_fetch_the_same_bytes_and_refuse_what_is_too_large(s
         assert not (tmp_path / "media" / "jump2.mp4").exists()
 
 
+@pytest.mark.parametrize("extractor", ["Generic", None], ids=["http-downloader", "yt-dlp-extraction"])
+def test_a_cookies_file_opens_a_login_walled_video(site, tmp_path, extractor):
+    """--cookies: the session cookie from a Netscape cookies file goes with the download on both paths;
+    without it the site answers with its login page, which fails the download instead of being kept."""
+    from yt_dlp.utils import DownloadError
+
+    from harvest.ytdlp import download_video
+
+    name, value = site.session_cookie.split("=")
+    with serve(site) as base:
+        cookies = tmp_path / "cookies.txt"
+        cookies.write_text("# Netscape HTTP Cookie File\n"
+                           f"127.0.0.1\tFALSE\t/\tFALSE\t0\t{name}\t{value}\n")
+        url = f"{base}/private/jump.mp4"
+        with pytest.raises(DownloadError, match="an HTML page, not a video|Unsupported URL"):
+            download_video(url, "anonymous", tmp_path / "media", config_for(base), extractor)
+        assert not (tmp_path / "media" / "anonymous.mp4").exists()
+        download = download_video(url, "logged-in", tmp_path / "media", config_for(base, cookies_file=str(cookies)),
+                                  extractor)
+    assert file_sha256(download.path) == file_sha256(site.media["jump.mp4"])
+
+
 def test_the_command_runs_downloads_side_by_side_up_to_the_per_site_cap(site, tmp_path):
     """Downloads wait on the network: `hmmr-harvest` gives each worker several threads (8 by default), so
     one worker process runs several at once, and never more than --per-site from one site."""
