@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from harvest.work import SHA_CLAIMS_DIR, claim_sha256
+from harvest.work import claim_sha256
 
 SHA = "ab" * 32
 
@@ -22,9 +22,3 @@ def test_threads_claiming_the_same_bytes_at_once_agree_on_one_owner(tmp_path):
     assert len(owners) == 1 and owners <= set(ids)
     assert claim_sha256(tmp_path, SHA, "generic-later") == owners.pop()
     assert claim_sha256(tmp_path, "cd" * 32, "generic-later") == "generic-later"  # other bytes: its own
-
-
-def test_a_claim_written_as_a_file_by_an_earlier_version_still_owns_its_bytes(tmp_path):
-    (tmp_path / SHA_CLAIMS_DIR).mkdir()
-    (tmp_path / SHA_CLAIMS_DIR / SHA).write_text("generic-old\n")
-    assert claim_sha256(tmp_path, SHA, "generic-new") == "generic-old"
