@@ -48,6 +48,7 @@ class Site:
     n_media_bytes: int = 0
     range_starts: list[int] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)  # every request, in order
+    arrived_at: list[float] = field(default_factory=list)  # time.monotonic() of each request, in order
     max_in_flight: int = 0  # the most requests it was answering at one moment
 
 
@@ -86,6 +87,7 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
         def _answer(self, head: bool) -> None:
             site.n_requests += 1
             site.paths.append(self.path)
+            site.arrived_at.append(time.monotonic())
             if site.latency_s:
                 time.sleep(site.latency_s)
             parts = [p for p in self.path.split("?")[0].split("/") if p]

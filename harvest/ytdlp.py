@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import time
 from urllib.parse import urlparse
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -283,9 +282,8 @@ def download_video(url: str, video_id: str, media_dir: Path, config: HarvestConf
 def _download_media_file(ydl: yt_dlp.YoutubeDL, logger: _CollectingLogger, url: str, target: Path,
                          config: HarvestConfig) -> Download:
     """yt-dlp's HTTP downloader on a media file's URL: the same retries, resume, rate limit, size cap and
-    socket timeout as any download; the duration is checked by the probe, as for any direct link."""
-    if config.sleep_s:
-        time.sleep(config.sleep_s)  # what yt-dlp's sleep_interval does before its own downloads
+    socket timeout as any download, and the same pause before it (sleep_interval); the duration is
+    checked by the probe, as for any direct link."""
     info = {"id": target.stem, "url": url, "ext": target.suffix.lstrip("."), "protocol": urlparse(url).scheme,
             "webpage_url": url, "title": Path(urlparse(url).path).stem}
     try:

@@ -16,7 +16,7 @@ from harvest.loopback import Site, serve
 from harvest.queries import read_hashtags, read_url_list
 from harvest.work import file_sha256
 from harvest.ytdlp import HarvestConfig
-from manifests import VIDEOS, latest_status, read_table
+from manifests import ENTRIES, VIDEOS, latest_status, read_table
 from pipelines.harvest import harvest
 from pipelines.runner import RunnerConfig
 
@@ -226,6 +226,49 @@ def test_a_cookies_file_opens_a_login_walled_video(site, tmp_path, extractor):
         download = download_video(url, "logged-in", tmp_path / "media", config_for(base, cookies_file=str(cookies)),
                                   extractor)
     assert file_sha256(download.path) == file_sha256(site.media["jump.mp4"])
+
+
+@pytest.mark.parametrize("extractor", ["Generic", None], ids=["http-downloader", "yt-dlp-extraction"])
+def test_sleep_spaces_every_request_to_the_site(site, tmp_path, extractor):
+    """--sleep: a pause before each download and each extraction request, so that no two requests of a
+    thread reach the site closer together than that."""
+    from harvest.ytdlp import download_video
+
+    pause_s = 0.3
+    with serve(site) as base:
+        config = config_for(base, sleep_s=pause_s)
+        for name in ("walk", "jump", "run"):
+            download_video(f"{base}/media/{name}.mp4", name, tmp_path / "media", config, extractor)
+    assert len(site.arrived_at) >= 3
+    gaps = [later - earlier for earlier, later in zip(site.arrived_at, site.arrived_at[1:])]
+    assert min(gaps) >= pause_s
+
+
+def test_rate_limit_caps_the_bytes_per_second_of_a_download(site, tmp_path):
+    from harvest.ytdlp import download_video
+
+    size = site.media["walk.mp4"].stat().st_size
+    rate = size // 2  # the clip should take about two seconds
+    with serve(site) as base:
+        started = time.monotonic()
+        download = download_video(f"{base}/media/walk.mp4", "walk", tmp_path / "media",
+                                  config_for(base, rate_limit_bps=rate), "Generic")
+        elapsed_s = time.monotonic() - started
+    assert file_sha256(download.path) == file_sha256(site.media["walk.mp4"])
+    assert elapsed_s >= 1.0  # at least half the time the cap implies: yt-dlp may send its first block at once
+
+
+def test_max_per_tag_and_min_duration(client, root, site, tmp_path):
+    """--max-per-tag keeps the first entries of a page; a video shorter than --min-duration is skipped."""
+    tags = tmp_path / "tags.txt"
+    tags.write_text("dance\n")
+    with serve(site) as base:
+        config = config_for(base, max_per_tag=1, min_duration_s=3.0)
+        harvest(client, root, read_hashtags(tags, template=config.source_template), config, RUNNER)
+    assert read_table(root, ENTRIES)["video_id"].tolist() == ["generic-walk"]
+    assert by_status(root) == {"generic-walk": ("skipped", "too_short")}
+    assert "shorter than --min-duration 3 s" in latest_status(root, "harvest").loc["generic-walk", "message"]
+    assert not (root.media_dir / "generic-walk.mp4").exists()
 
 
 def test_the_command_runs_downloads_side_by_side_up_to_the_per_site_cap(site, tmp_path):
