@@ -532,8 +532,9 @@ def _execute(client: Client, root: DatasetRoot, stage: Stage, due: pd.DataFrame,
     payloads = _payloads(due)
     key_of = stage.concurrency_key or (lambda payload: None)
     # Enough tasks in flight that workers never wait for the client's round trip; results are gathered
-    # in batches as they complete, after each batch's slots are refilled.
-    threads = max(1, worker_threads(client))
+    # in batches as they complete, after each batch's slots are refilled. (An in-process stage sends no
+    # task: it need not ask the scheduler for the cluster's threads.)
+    threads = 1 if stage.in_process else max(1, worker_threads(client))
     max_in_flight = config.max_in_flight or 16 * threads
     n_due, per_task = len(due), stage.units_per_task
     tasks = _tasks(payloads, key_of, lambda n_before: guided_batch_size(n_due - n_before, threads, per_task))
