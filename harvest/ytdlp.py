@@ -31,7 +31,8 @@ class HarvestConfig:
     format: yt-dlp format selector (mp4, at most 720p by default).
     cookies_file: a Netscape cookies file (Instagram needs a logged-in session).
     sleep_s: pause before each download, and between extraction requests (politeness).
-    rate_limit_bps: download speed cap per worker in bytes/s (0 = none).
+    rate_limit_bps: speed cap of each download in bytes/s (0 = none); a site sees up to per_site_concurrency
+        downloads at once, each capped.
     retries: attempts per HTTP request and per fragment; waits back off exponentially.
     socket_timeout_s: a server that sends nothing for this long fails the unit.
     per_site_concurrency: at most this many downloads from one site at once.
