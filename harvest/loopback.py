@@ -10,6 +10,8 @@ request, and a few routes that misbehave on purpose:
   /cut/<name>             without a Range header: the first bytes, then a closed connection; with
                           one: the asked range (so a client that resumes gets the whole clip)
   /slow/<name>            the clip, a small chunk at a time (to kill a download half way)
+  /flaky/<route>          503 Service Unavailable (with `Site.retry_after` as Retry-After, if set) to the
+                          first `Site.flaky_failures` requests of each path, then what /<route> serves
   /private/<name>         the clip to a request that sends `Site.session_cookie`, a login page to others
                           (as Instagram answers without a logged-in session)
 Anything else is a 404. Binds 127.0.0.1 only. `Site.latency_s` delays every response and
@@ -44,6 +46,8 @@ class Site:
     slow_chunk_bytes: int = 2048
     slow_chunk_s: float = 0.05
     session_cookie: str = "sessionid=loopback-session"
+    flaky_failures: int = 2
+    retry_after: str | None = None
     n_requests: int = 0
     n_media_bytes: int = 0
     range_starts: list[int] = field(default_factory=list)
@@ -91,6 +95,10 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
             if site.latency_s:
                 time.sleep(site.latency_s)
             parts = [p for p in self.path.split("?")[0].split("/") if p]
+            if parts and parts[0] == "flaky":
+                if site.paths.count(self.path) <= site.flaky_failures:
+                    return self._unavailable()
+                parts = parts[1:]
             if len(parts) == 2 and parts[0] == "tags" and parts[1] in site.tags:
                 urls = [f"/media/{name}" for name in site.tags[parts[1]]]
                 return self._send_bytes(tag_page(parts[1], urls).encode(), "text/html; charset=utf-8", head)
@@ -161,6 +169,13 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
                 if pause_s:
                     self.wfile.flush()
                     time.sleep(pause_s * len(chunk) / step)
+
+        def _unavailable(self) -> None:
+            self.send_response(503)
+            if site.retry_after is not None:
+                self.send_header("Retry-After", site.retry_after)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
 
         def _stall(self, path: Path) -> None:
             self.send_response(200)

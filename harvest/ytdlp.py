@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from urllib.parse import urlparse
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 import yt_dlp
 from yt_dlp.downloader import get_suitable_downloader
 from yt_dlp.downloader.http import HttpFD
-from yt_dlp.networking.exceptions import HTTPError
+from yt_dlp.networking.exceptions import CertificateVerifyError, HTTPError, TransportError
 from yt_dlp.utils import DownloadError
 
 from harvest.ids import generic_id_for, video_id_for
@@ -33,7 +34,8 @@ class HarvestConfig:
     sleep_s: pause before each download, and between extraction requests (politeness).
     rate_limit_bps: speed cap of each download in bytes/s (0 = none); a site sees up to per_site_concurrency
         downloads at once, each capped.
-    retries: attempts per HTTP request and per fragment; waits back off exponentially.
+    retries: retries of a request that meets a passing failure (429, a 5xx, a dropped connection), for media
+        bytes, fragments and extractor pages alike; waits back off (0.5 s, 1 s, 2 s, ...) or follow Retry-After.
     socket_timeout_s: a server that sends nothing for this long fails the unit.
     per_site_concurrency: at most this many downloads from one site at once.
     """
@@ -162,6 +164,41 @@ def _client(purpose: str, config: HarvestConfig, options: dict[str, Any],
     return ydl, logger
 
 
+MAX_RETRY_AFTER_S = 120.0  # a longer Retry-After fails the unit; a later run (--retry-failed) tries again
+
+
+def _extract_info(ydl: yt_dlp.YoutubeDL, url: str, config: HarvestConfig, **kwargs: Any) -> dict[str, Any] | None:
+    """`ydl.extract_info`, retried up to config.retries times when extraction meets a passing failure (429,
+    a 5xx, a dropped connection): yt-dlp retries those for the media bytes but not for an extractor's own
+    requests (a tag page, a post's page). Waits back off, or follow the site's Retry-After."""
+    for attempt in range(config.retries + 1):
+        try:
+            return ydl.extract_info(url, **kwargs)
+        except DownloadError as error:
+            wait_s = _transient_wait_s(error, attempt)
+            if attempt == config.retries or wait_s is None:
+                raise
+            log.info("retrying %s in %.1f s after: %s", url, wait_s, error)
+            time.sleep(wait_s)
+    raise AssertionError("unreachable")
+
+
+def _transient_wait_s(error: DownloadError, attempt: int) -> float | None:
+    """Seconds to wait before retrying an extraction that failed with `error`; None = do not retry."""
+    cause = error.exc_info[1] if error.exc_info else None
+    while cause is not None and not isinstance(cause, (HTTPError, TransportError)):
+        cause = getattr(cause, "cause", None) or cause.__cause__
+    if isinstance(cause, HTTPError) and (cause.status == 429 or 500 <= cause.status < 600):
+        retry_after = cause.response.get_header("Retry-After") if cause.response else None
+        if retry_after and retry_after.strip().isdigit():
+            wait_s = float(retry_after)
+            return wait_s if wait_s <= MAX_RETRY_AFTER_S else None
+        return _backoff(attempt)
+    if isinstance(cause, TransportError) and not isinstance(cause, CertificateVerifyError):
+        return _backoff(attempt)
+    return None
+
+
 _MEDIA_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi")
 _YOUTUBE_WATCH = re.compile(r"^https?://(?:www\.|m\.)?(?:youtube\.com/watch\?v=|youtu\.be/)([A-Za-z0-9_-]{11})(?:[&#?].*)?$")
 
@@ -187,7 +224,7 @@ def enumerate_query(url: str, config: HarvestConfig) -> list[Entry]:
     if config.max_per_tag:
         options["playlistend"] = config.max_per_tag
     ydl, _ = _client("enumerate", config, options)
-    info = ydl.extract_info(url, download=False)
+    info = _extract_info(ydl, url, config, download=False)
     if info is None:
         return []
     entries = info.get("entries") if info.get("_type") in ("playlist", "multi_video") else [info]
@@ -271,7 +308,7 @@ def download_video(url: str, video_id: str, media_dir: Path, config: HarvestConf
     # The output name is the one per-video option: set it on the reused client (YoutubeDL reads
     # params["outtmpl"] each time it names a file).
     ydl.params["outtmpl"]["default"] = str(media_dir / f"{video_id}.%(ext)s")
-    info = ydl.extract_info(url, download=True, ie_key=_suitable_extractor(ydl, extractor, url))
+    info = _extract_info(ydl, url, config, download=True, ie_key=_suitable_extractor(ydl, extractor, url))
     if info is None:
         raise DownloadSkipped("filtered", f"yt-dlp returned nothing for {url}: {' | '.join(logger.lines[-3:])}")
     paths = [Path(d["filepath"]) for d in info.get("requested_downloads") or [] if d.get("filepath")]

@@ -244,6 +244,40 @@ def test_sleep_spaces_every_request_to_the_site(site, tmp_path, extractor):
     assert min(gaps) >= pause_s
 
 
+@pytest.mark.parametrize("extractor", ["Generic", None], ids=["http-downloader", "yt-dlp-extraction"])
+def test_a_site_that_answers_503_is_retried_with_backoff(site, tmp_path, extractor):
+    """--retries: a passing failure (429, 5xx, a dropped connection) is tried again after 0.5 s, 1 s, ...,
+    on the media bytes (yt-dlp's own retries) and on an extractor's requests (ours); past the last retry
+    the unit fails with the site's answer."""
+    from yt_dlp.utils import DownloadError
+
+    from harvest.ytdlp import download_video
+
+    with serve(site) as base:
+        url = f"{base}/flaky/media/jump.mp4"  # 503 twice, then the clip
+        download = download_video(url, "jump", tmp_path / "media", config_for(base, retries=2), extractor)
+        with pytest.raises(DownloadError, match="503"):
+            download_video(f"{base}/flaky/media/run.mp4", "run", tmp_path / "media", config_for(base, retries=1),
+                           extractor)
+        with pytest.raises(DownloadError, match="404"):  # not a passing failure: asked once
+            download_video(f"{base}/media/gone.mp4", "gone", tmp_path / "media", config_for(base, retries=2), extractor)
+    assert site.paths.count("/media/gone.mp4") == 1
+    assert file_sha256(download.path) == file_sha256(site.media["jump.mp4"])
+    first, second, third = [t for p, t in zip(site.paths, site.arrived_at) if p == "/flaky/media/jump.mp4"][:3]
+    assert second - first >= 0.5 and third - second >= 1.0
+
+
+def test_extraction_waits_as_long_as_retry_after_says(site, tmp_path):
+    from harvest.ytdlp import enumerate_query
+
+    site.flaky_failures, site.retry_after = 1, "2"
+    with serve(site) as base:
+        entries = enumerate_query(f"{base}/flaky/tags/dance/", config_for(base, retries=1))
+    assert [e.video_id for e in entries] == ["generic-walk", "generic-jump"]
+    assert site.paths == ["/flaky/tags/dance/"] * 2
+    assert site.arrived_at[1] - site.arrived_at[0] >= 2.0
+
+
 def test_rate_limit_caps_the_bytes_per_second_of_a_download(site, tmp_path):
     from harvest.ytdlp import download_video
 
