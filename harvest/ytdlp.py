@@ -29,7 +29,7 @@ class HarvestConfig:
     max_per_tag: newest entries enumerated per query (0 = all the page gives).
     min_duration_s / max_duration_s: videos outside are skipped (too_short / too_long).
     max_filesize_mb: bigger downloads are skipped (too_large).
-    format: yt-dlp format selector (mp4, at most 720p by default).
+    format: yt-dlp format selector (by default mp4 up to 720p, video-only where that is sharper).
     cookies_file: a Netscape cookies file (Instagram needs a logged-in session).
     sleep_s: pause before each download, and between extraction requests (politeness).
     rate_limit_bps: speed cap of each download in bytes/s (0 = none); a site sees up to per_site_concurrency
@@ -45,7 +45,10 @@ class HarvestConfig:
     min_duration_s: float = 1.0
     max_duration_s: float = 600.0
     max_filesize_mb: float = 500.0
-    format: str = "best[ext=mp4][height<=720]/best[height<=720]/best"
+    # The best mp4 stream with video up to 720p, audio or not: pose needs no sound, and YouTube and Instagram
+    # serve 720p only as video-only streams (with audio, YouTube's best mp4 is 360p). Then the best
+    # progressive stream up to 720p, any video up to 720p, and the best there is.
+    format: str = "bv*[height<=720][ext=mp4]/b[height<=720]/bv*[height<=720]/b"
     cookies_file: str | None = None
     sleep_s: float = 0.0
     rate_limit_bps: int = 0
