@@ -174,22 +174,25 @@ def _extract_info(ydl: yt_dlp.YoutubeDL, url: str, config: HarvestConfig, **kwar
     """`ydl.extract_info`, retried up to config.retries times when extraction meets a passing failure (429,
     a 5xx, a dropped connection): yt-dlp retries those for the media bytes but not for an extractor's own
     requests (a tag page, a post's page). Waits back off, or follow the site's Retry-After."""
-    for attempt in range(config.retries + 1):
+    attempt = 0
+    while True:
         try:
             return ydl.extract_info(url, **kwargs)
         except DownloadError as error:
             wait_s = _transient_wait_s(error, attempt)
-            if attempt == config.retries or wait_s is None:
+            if attempt >= config.retries or wait_s is None:
                 raise
             log.info("retrying %s in %.1f s after: %s", url, wait_s, error)
             time.sleep(wait_s)
-    raise AssertionError("unreachable")
+            attempt += 1
 
 
 def _transient_wait_s(error: DownloadError, attempt: int) -> float | None:
     """Seconds to wait before retrying an extraction that failed with `error`; None = do not retry."""
     cause = error.exc_info[1] if error.exc_info else None
-    while cause is not None and not isinstance(cause, (HTTPError, TransportError)):
+    for _ in range(8):  # down the chain of causes (ExtractorError.cause, __cause__) to the network's error
+        if cause is None or isinstance(cause, (HTTPError, TransportError)):
+            break
         cause = getattr(cause, "cause", None) or cause.__cause__
     if isinstance(cause, HTTPError) and (cause.status == 429 or 500 <= cause.status < 600):
         retry_after = cause.response.get_header("Retry-After") if cause.response else None

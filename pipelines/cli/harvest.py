@@ -20,7 +20,9 @@ from pipelines.cli.common import (cluster_config, cluster_options_with, dataset_
 @click.option("--min-duration", "min_duration_s", type=float, default=None, help="Seconds [default: 1].")
 @click.option("--max-duration", "max_duration_s", type=float, default=None, help="Seconds [default: 600].")
 @click.option("--max-filesize", "max_filesize_mb", type=float, default=None, help="MB [default: 500].")
-@click.option("--format", "format_", default=None, help="yt-dlp format selector [default: mp4 up to 720p, video-only where sharper: 'bv*[height<=720][ext=mp4]/b[height<=720]/bv*[height<=720]/b'].")
+@click.option("--format", "format_", default=None,
+              help="yt-dlp format selector [default: mp4 up to 720p, video-only where sharper: "
+                   "'bv*[height<=720][ext=mp4]/b[height<=720]/bv*[height<=720]/b'].")
 @click.option("--cookies", "cookies_file", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Netscape cookies file (Instagram tag pages need a logged-in session).")
 @click.option("--sleep", "sleep_s", type=float, default=None, help="Seconds to pause between requests [default: 0].")
