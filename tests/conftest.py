@@ -48,6 +48,8 @@ def clips(tmp_path_factory):
     made["walk_copy"] = folder / "walk_copy.mp4"
     make_clip(folder / "long.mp4", seconds=12.0, size="96x72")
     made["long"] = folder / "long.mp4"
+    make_clip(folder / "big.mp4", seconds=3.0, size="320x240")  # several read blocks (~260 KB)
+    made["big"] = folder / "big.mp4"
     make_clip(folder / "moov_at_end.mp4", seconds=3.0, extra=())
     data = (folder / "moov_at_end.mp4").read_bytes()
     (folder / "truncated.mp4").write_bytes(data[: len(data) // 2])
