@@ -31,6 +31,7 @@ from contextlib import contextmanager
 
 _RANGE = re.compile(r"bytes=(\d+)-(\d*)")
 BANDWIDTH_CHUNK_BYTES = 64 * 1024
+LOGIN_PAGE = b"<html><body>Log in to see this video</body></html>"  # what a site sends instead of a video
 
 
 @dataclass
@@ -107,7 +108,7 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
                 urls = [f"/media/{name}" for name in site.tags[parts[1]]]
                 return self._send_bytes(tag_page(parts[1], urls).encode(), "text/html; charset=utf-8", head)
             if len(parts) == 2 and parts[0] == "html":
-                return self._send_bytes(b"<html><body>Log in to see this video</body></html>", "text/html", head)
+                return self._send_bytes(LOGIN_PAGE, "text/html", head)
             if len(parts) == 2 and parts[1] in site.media:
                 path = site.media[parts[1]]
                 if parts[0] == "media":
@@ -123,8 +124,7 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
                 if parts[0] == "private":
                     if site.session_cookie in self.headers.get("Cookie", ""):
                         return self._send_file(path, head)
-                    return self._send_bytes(b"<!doctype html><html><body>Log in to see this video</body></html>",
-                                            "text/html", head)
+                    return self._send_bytes(LOGIN_PAGE, "text/html", head)
             self.send_error(404, "not found")
 
         def _send_bytes(self, body: bytes, content_type: str, head: bool) -> None:

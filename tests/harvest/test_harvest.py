@@ -24,6 +24,8 @@ pytestmark = pytest.mark.slow
 RUNNER = RunnerConfig(flush_every_units=4, progress=False)
 DAY1 = datetime(2026, 11, 1, tzinfo=timezone.utc)
 DAY2 = datetime(2026, 11, 2, tzinfo=timezone.utc)
+# A media file's URL goes straight to yt-dlp's HTTP downloader ("Generic"); any other (None) through extraction.
+BOTH_DOWNLOAD_PATHS = pytest.mark.parametrize("extractor", ["Generic", None], ids=["http-downloader", "yt-dlp-extraction"])
 
 
 @pytest.fixture
@@ -191,7 +193,7 @@ def test_a_run_killed_mid_download_resumes_where_it_stopped(root, site, tmp_path
     assert read_table(root, VIDEOS)["video_id"].tolist() == ["generic-long"]
 
 
-@pytest.mark.parametrize("extractor", ["Generic", None], ids=["http-downloader", "yt-dlp-extraction"])
+@BOTH_DOWNLOAD_PATHS
 def test_both_download_paths_fetch_the_same_bytes_and_refuse_what_is_too_large(site, tmp_path, extractor):
     """A media file's URL goes straight to yt-dlp's HTTP downloader; anything else (a site's video page)
     through extraction. Both must give the same file and the same skips."""
@@ -209,7 +211,7 @@ def test_both_download_paths_fetch_the_same_bytes_and_refuse_what_is_too_large(s
         assert not (tmp_path / "media" / "jump2.mp4").exists()
 
 
-@pytest.mark.parametrize("extractor", ["Generic", None], ids=["http-downloader", "yt-dlp-extraction"])
+@BOTH_DOWNLOAD_PATHS
 def test_a_cookies_file_opens_a_login_walled_video(site, tmp_path, extractor):
     """--cookies: the session cookie from a Netscape cookies file goes with the download on both paths;
     without it the site answers with its login page, which fails the download instead of being kept."""
@@ -231,7 +233,7 @@ def test_a_cookies_file_opens_a_login_walled_video(site, tmp_path, extractor):
     assert file_sha256(download.path) == file_sha256(site.media["jump.mp4"])
 
 
-@pytest.mark.parametrize("extractor", ["Generic", None], ids=["http-downloader", "yt-dlp-extraction"])
+@BOTH_DOWNLOAD_PATHS
 def test_sleep_spaces_every_request_to_the_site(site, tmp_path, extractor):
     """--sleep: a pause before each download and each extraction request, so that no two requests of a
     thread reach the site closer together than that."""
@@ -247,7 +249,7 @@ def test_sleep_spaces_every_request_to_the_site(site, tmp_path, extractor):
     assert min(gaps) >= pause_s
 
 
-@pytest.mark.parametrize("extractor", ["Generic", None], ids=["http-downloader", "yt-dlp-extraction"])
+@BOTH_DOWNLOAD_PATHS
 def test_a_site_that_answers_503_is_retried_with_backoff(site, tmp_path, extractor):
     """--retries: a passing failure (429, 5xx, a dropped connection) is tried again after 0.5 s, 1 s, ...,
     on the media bytes (yt-dlp's own retries) and on an extractor's requests (ours); past the last retry
