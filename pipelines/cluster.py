@@ -6,13 +6,15 @@ that the same stages run on a laptop, with the backends on CPU.
 """
 from __future__ import annotations
 
+import atexit
+import gc
 import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator, Mapping
 
 import dask
-from distributed import Client, LocalCluster
+from distributed import Client, LocalCluster, WorkerPlugin
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +60,33 @@ class ClusterConfig:
 WORKER_ENVIRON = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
 
 
+_EXIT_HOOKED = False
+
+
+def skip_last_garbage_collection() -> None:
+    """At exit, Python collects garbage once more over every object the process holds: ~0.15 s for a
+    process with pandas, pyarrow and dask loaded, for each of a LocalCluster's workers and the client, a
+    tenth of a short command's wall time. Freezing the heap at exit (`gc.freeze`) makes that collection
+    skip it. Nothing is lost: our files are written and closed explicitly, atexit handlers (logging's
+    flush) still run, and the OS takes the memory back."""
+    global _EXIT_HOOKED
+    if not _EXIT_HOOKED:
+        atexit.register(gc.freeze)  # atexit runs handlers last-in first-out: this one before logging's
+        _EXIT_HOOKED = True
+
+
+class _SkipLastGarbageCollection(WorkerPlugin):
+    """skip_last_garbage_collection in each worker process of a LocalCluster we started (and in a worker
+    its nanny restarts): their exit was most of the time it took to shut the cluster down."""
+
+    def setup(self, worker) -> None:
+        skip_last_garbage_collection()
+
+
 @contextmanager
 def connect(config: ClusterConfig) -> Iterator[Client]:
     """A client for the duration of a command; a LocalCluster it started is shut down afterwards."""
+    skip_last_garbage_collection()  # in this, the command's process
     if config.address:
         try:
             client = Client(config.address, timeout=config.connect_timeout_s)
@@ -87,6 +113,7 @@ def connect(config: ClusterConfig) -> Iterator[Client]:
             silence_logs=logging.WARNING,
         )
     client = Client(cluster)
+    client.register_plugin(_SkipLastGarbageCollection(), name="hmmr-skip-last-gc")
     log.info(
         "started a LocalCluster: %d workers x %d threads (dashboard: %s)",
         config.n_workers, config.threads_per_worker, client.dashboard_link,

@@ -220,6 +220,18 @@ def test_local_workers_keep_glibcs_adaptive_malloc(client):
     assert set(client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_").values()) == {None}
 
 
+def test_local_workers_skip_the_last_garbage_collection_at_exit(client):
+    """Our LocalCluster's workers (and the client) freeze their heap at exit instead of collecting it once
+    more (see pipelines.cluster.skip_last_garbage_collection): the hook reaches every worker."""
+    from pipelines import cluster
+
+    def hooked() -> bool:
+        from pipelines import cluster
+        return cluster._EXIT_HOOKED
+
+    assert set(client.run(hooked).values()) == {True} and cluster._EXIT_HOOKED
+
+
 def test_an_outcome_crosses_processes_with_its_tables_whole():
     """Outcomes travel as Arrow IPC streams: types, nulls, nested lists and schema metadata all survive."""
     import pickle
