@@ -526,24 +526,51 @@ def run_stage(
 
 def _execute(client: Client, root: DatasetRoot, stage: Stage, due: pd.DataFrame, config: RunnerConfig,
              run_id: str, stats: RunStats) -> None:
-    require_resources(client, stage.resources, stage.name)
-    if stage.make_context is not None:
-        client.register_plugin(StageContextPlugin(plugin_name(stage), stage.make_context), name=plugin_name(stage))
     payloads = _payloads(due)
-    key_of = stage.concurrency_key or (lambda payload: None)
-    # Enough tasks in flight that workers never wait for the client's round trip; results are gathered
-    # in batches as they complete, after each batch's slots are refilled. (An in-process stage sends no
-    # task: it need not ask the scheduler for the cluster's threads.)
-    threads = 1 if stage.in_process else max(1, worker_threads(client))
-    max_in_flight = config.max_in_flight or 16 * threads
-    n_due, per_task = len(due), stage.units_per_task
-    tasks = _tasks(payloads, key_of, lambda n_before: guided_batch_size(n_due - n_before, threads, per_task))
-    units_of_future: dict[Any, tuple[list[str], str | None]] = {}
-    in_flight = as_completed()
+    if stage.in_process:
+        outcomes = (run_unit(stage, str(payload[UNIT_ID]), payload) for payload in payloads)
+    else:
+        outcomes = _outcomes_from_workers(client, stage, payloads, len(due), config, run_id)
     # Flushes bound the work a crash can lose: in-process units cost microseconds, so theirs follow
     # time and bytes only (a part per 64 listed URLs made the known-URL enumerate 40% slower).
     buffer = _FlushBuffer(config, count_units=not stage.in_process)
     n_flushes = 0
+
+    def flush_buffer() -> None:
+        nonlocal n_flushes
+        n_flushes += 1
+        flush(root, stage, run_id, f"{run_id}-{n_flushes:06d}", buffer.take())
+        stats.n_flushes = n_flushes
+
+    with tqdm(total=stats.n_due, desc=stage.name, unit="unit", disable=not config.progress, file=sys.stderr) as bar:
+        for outcome in outcomes:
+            buffer.add(outcome)
+            _record(stats, outcome)
+            if not bar.disable:  # tqdm formats the postfix even for a bar it does not show
+                bar.update(1)
+                bar.set_postfix(ok=stats.n_ok, failed=stats.n_failed, skipped=stats.n_skipped, refresh=False)
+            if buffer.is_due():
+                flush_buffer()
+        if buffer.outcomes:
+            flush_buffer()
+
+
+def _outcomes_from_workers(client: Client, stage: Stage, payloads: Iterator[dict[str, Any]], n_due: int,
+                           config: RunnerConfig, run_id: str) -> Iterator[UnitOutcome]:
+    """Send the units to the cluster as tasks, with backpressure and per-key caps; yield outcomes as
+    tasks finish."""
+    require_resources(client, stage.resources, stage.name)
+    if stage.make_context is not None:
+        client.register_plugin(StageContextPlugin(plugin_name(stage), stage.make_context), name=plugin_name(stage))
+    key_of = stage.concurrency_key or (lambda payload: None)
+    # Enough tasks in flight that workers never wait for the client's round trip; results are gathered
+    # in batches as they complete, after each batch's slots are refilled.
+    threads = max(1, worker_threads(client))
+    max_in_flight = config.max_in_flight or 16 * threads
+    per_task = stage.units_per_task
+    tasks = _tasks(payloads, key_of, lambda n_before: guided_batch_size(n_due - n_before, threads, per_task))
+    units_of_future: dict[Any, tuple[list[str], str | None]] = {}
+    in_flight = as_completed()
     # Per-key caps (politeness to one site): tasks of a saturated key wait here, a bounded number.
     running_by_key: Counter = Counter()
     waiting_by_key: dict[str, deque] = defaultdict(deque)
@@ -573,39 +600,16 @@ def _execute(client: Client, root: DatasetRoot, stage: Stage, due: pd.DataFrame,
             return True
         return False
 
-    def flush_buffer() -> None:
-        nonlocal n_flushes
-        n_flushes += 1
-        flush(root, stage, run_id, f"{run_id}-{n_flushes:06d}", buffer.take())
-        stats.n_flushes = n_flushes
-
-    with tqdm(total=stats.n_due, desc=stage.name, unit="unit", disable=not config.progress, file=sys.stderr) as bar:
-        def take(outcome: UnitOutcome) -> None:
-            buffer.add(outcome)
-            _record(stats, outcome)
-            if not bar.disable:  # tqdm formats the postfix even for a bar it does not show
-                bar.update(1)
-                bar.set_postfix(ok=stats.n_ok, failed=stats.n_failed, skipped=stats.n_skipped, refresh=False)
-            if buffer.is_due():
-                flush_buffer()
-
-        if stage.in_process:
-            for payload in payloads:
-                take(run_unit(stage, str(payload[UNIT_ID]), payload))
-        else:
-            for _ in range(max_in_flight):
-                if not submit_next():
-                    break
-        for finished in in_flight.batches():
-            # Refill first, then fetch results: a worker thread waits one round trip for its next task,
-            # not two (as_completed's with_results would fetch before the refill).
-            done = [(future, *units_of_future.pop(future)) for future in finished]
-            for _, _, key in done:
-                running_by_key[key] -= 1
-                submit_next(finished_key=key)
-            for (future, unit_ids, _), result in zip(done, _results(client, [future for future, _, _ in done])):
-                future.release()
-                for outcome in _collect_outcomes(result, unit_ids):
-                    take(outcome)
-        if buffer.outcomes:
-            flush_buffer()
+    for _ in range(max_in_flight):
+        if not submit_next():
+            break
+    for finished in in_flight.batches():
+        # Refill first, then fetch results: a worker thread waits one round trip for its next task,
+        # not two (as_completed's with_results would fetch before the refill).
+        done = [(future, *units_of_future.pop(future)) for future in finished]
+        for _, _, key in done:
+            running_by_key[key] -= 1
+            submit_next(finished_key=key)
+        for (future, unit_ids, _), result in zip(done, _results(client, [future for future, _, _ in done])):
+            future.release()
+            yield from _collect_outcomes(result, unit_ids)
