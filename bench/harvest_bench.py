@@ -1,5 +1,6 @@
 """Harvest throughput: 200 small clips from the loopback site, ours vs the yt-dlp CLI and video2dataset,
-with the site answering at once (per-video overhead) and 50 ms away (a network-bound harvest)."""
+with the site answering at once (per-video overhead) and 50 ms away (a network-bound harvest), where a
+video's CPU goes, and 200 real-size videos from a far site."""
 from __future__ import annotations
 
 import importlib
@@ -98,13 +99,13 @@ def _video2dataset_command() -> list[str] | None:
     return [str(path)] if path.is_file() else None
 
 
-def _video2dataset_round(command: list[str], listing: Path, out: Path) -> tuple[float, float]:
+def _video2dataset_round(command: list[str], listing: Path, out: Path, n_urls: int = N_CLIPS) -> tuple[float, float]:
     """(wall seconds including its start-up, seconds from its first shard's start to its last shard's end)."""
     config = out.parent / "video2dataset.yaml"
-    # Our bench's footing: 2 processes; 100 URLs a shard so that both get work; no resizing.
+    # Our bench's footing: 2 processes; two shards, so that both get work; no resizing.
     config.write_text(yaml.safe_dump({
         "subsampling": {}, "reading": {"yt_args": {"download_size": 720}, "timeout": 60, "sampler": None},
-        "storage": {"number_sample_per_shard": N_CLIPS // 2, "oom_shard_count": 5, "captions_are_subtitles": False},
+        "storage": {"number_sample_per_shard": n_urls // 2, "oom_shard_count": 5, "captions_are_subtitles": False},
         "distribution": {"processes_count": 2, "thread_count": 8, "subjob_size": 1000, "distributor": "multiprocessing"},
     }))
     started = time.perf_counter()
@@ -112,8 +113,8 @@ def _video2dataset_round(command: list[str], listing: Path, out: Path) -> tuple[
                     "--output_format", "files", "--config", str(config)], check=True, capture_output=True)
     wall_s = time.perf_counter() - started
     shards = [json.loads(p.read_text()) for p in out.glob("*_stats.json")]
-    if sum(s["successes"] for s in shards) != N_CLIPS:
-        raise RuntimeError(f"video2dataset downloaded {sum(s['successes'] for s in shards)} of {N_CLIPS}")
+    if sum(s["successes"] for s in shards) != n_urls:
+        raise RuntimeError(f"video2dataset downloaded {sum(s['successes'] for s in shards)} of {n_urls}")
     return wall_s, max(s["end_time"] for s in shards) - min(s["start_time"] for s in shards)
 
 
@@ -157,6 +158,8 @@ def run(rounds: int = 3) -> list[Section]:
         small = _make_small_clips(folder / "small")
         sections = [_scenario(scenario, small, folder, video2dataset, rounds)
                     for scenario in SCENARIOS if not scenario.real_size_clips]
+        # Right after the site that answers at once, whose rates it explains.
+        sections.insert(1, _cpu_per_video(small, folder, video2dataset, rounds))
         shutil.rmtree(folder / "small")
         real_size = _make_real_size_clips(folder / "real-size")
         return sections + [_scenario(scenario, real_size, folder, video2dataset, rounds)
@@ -231,6 +234,115 @@ def _scenario(scenario: Scenario, clips: dict[str, Path], folder: Path, video2da
         best = min(seconds)
         section.rows.append([tool, f"{N_CLIPS / best:.1f}", f"{megabytes / best:.2f}", f"{best / ours:.2f}x"])
     return section
+
+
+def _cpu_per_video(clips: dict[str, Path], folder: Path, video2dataset: list[str] | None, rounds: int) -> Section:
+    """Where a video's CPU goes: the parts of our unit run one after another in this process, our whole
+    harvest on a warm cluster, and video2dataset's processes with their start-up taken out."""
+    section = Section(
+        "Harvest CPU per video (issue 3)",
+        f"Why the site that answers at once is a contest of CPU: the same {N_CLIPS} small clips, served at once "
+        "from a process of its own; CPU time (user + system) per video. The parts of our unit: run one after "
+        "another in one process, best of "
+        f"{rounds}. hmmr harvest: the bench's process (client and scheduler) and the 2 workers x 8 threads of a "
+        "warm LocalCluster, over one harvest of every clip. video2dataset: all its processes, start-up taken out by "
+        f"running it on {N_CLIPS} and on {3 * N_CLIPS} URLs (the clips under three names) and dividing the "
+        f"difference by {2 * N_CLIPS}, best of {rounds} each. Ratio: the row's CPU over video2dataset's. The "
+        "download and the probe are what the issue asks of every video (yt-dlp, the probe of the decoder's "
+        "library).",
+        ["what", "CPU ms / video", "ratio vs video2dataset"],
+    )
+    names = {f"c{copy}_{name}": path for copy in range(3) for name, path in clips.items()}
+    rows: dict[str, float] = {}
+    with serve_in_another_process(Site(media=names)) as base:
+        config = HarvestConfig(source_template=base + "/{tag}", per_site_concurrency=PER_SITE)
+        rows.update(_unit_parts_cpu(config, [f"{base}/media/c0_{name}" for name in sorted(clips)], folder, rounds))
+        listing = folder / "cpu-list.txt"
+        listing.write_text("".join(f"{base}/media/c0_{name}\n" for name in sorted(clips)))
+        rows["hmmr harvest on the cluster, all processes (steady state)"] = _cluster_cpu_ms(config, listing, folder)
+        if video2dataset:
+            rows["video2dataset, all processes (start-up taken out)"] = _video2dataset_cpu_ms(
+                video2dataset, base, sorted(clips), folder, rounds)
+    theirs = rows.get("video2dataset, all processes (start-up taken out)")
+    for what, ms in rows.items():
+        section.rows.append([what, f"{ms:.2f}", f"{ms / theirs:.2f}x" if theirs else "-"])
+    return section
+
+
+def _unit_parts_cpu(config: HarvestConfig, urls: list[str], folder: Path, rounds: int) -> dict[str, float]:
+    """CPU ms per video of each part of the download unit, and of the whole unit, in this thread."""
+    from harvest.work import claim_sha256, file_sha256
+    from harvest.ytdlp import download_video
+    from pseudolabel.probe import probe_video
+    from pipelines.harvest import download_stage
+    from pipelines.runner import run_unit
+
+    parts: dict[str, list[float]] = defaultdict(list)
+    for round_number in range(rounds):
+        media = folder / f"parts{round_number}" / "media"
+        spent: dict[str, float] = defaultdict(float)
+        for url in urls:
+            video_id = "generic-" + Path(url).stem
+            started = time.thread_time()
+            path = download_video(url, video_id, media, config, "Generic").path
+            downloaded = time.thread_time()
+            probe_video(path)
+            probed = time.thread_time()
+            claim_sha256(media, file_sha256(path), video_id)
+            spent["yt-dlp HTTP download (HttpFD, to a file)"] += downloaded - started
+            spent["PyAV probe (open, first frame, packet scan)"] += probed - downloaded
+            spent["sha256 + duplicate claim"] += time.thread_time() - probed
+        stage = download_stage(config, _root(folder / f"unit{round_number}"))
+        started = time.thread_time()
+        for url in urls:
+            outcome = run_unit(stage, "generic-" + Path(url).stem, {
+                "unit_id": "generic-" + Path(url).stem, "url": url, "webpage_url": url, "extractor": "Generic",
+                "query": url, "dataset": "vlog"})
+            assert outcome.status == "ok", outcome.message
+        spent["whole unit, serial (the above + the videos row)"] = time.thread_time() - started
+        for what, seconds in spent.items():
+            parts[what].append(1000 * seconds / len(urls))
+        shutil.rmtree(folder / f"parts{round_number}")
+        shutil.rmtree(folder / f"unit{round_number}")
+    return {what: min(values) for what, values in parts.items()}
+
+
+def _cluster_cpu_ms(config: HarvestConfig, listing: Path, folder: Path) -> float:
+    def process_cpu_s() -> float:  # run here and on each worker
+        import psutil  # Dask's own dependency
+        times = psutil.Process().cpu_times()
+        return times.user + times.system
+
+    with connect(ClusterConfig(n_workers=2, threads_per_worker=8)) as client:
+        client.run(importlib.import_module, "harvest.work")
+        queries = read_url_list(listing)
+        harvest(client, _root(folder / "cpu-warm"), queries[:WARM_UP_CLIPS], config, RunnerConfig(progress=False))
+        before = process_cpu_s() + sum(client.run(process_cpu_s).values())
+        stats = harvest(client, _root(folder / "cpu-ours"), queries, config, RunnerConfig(progress=False))
+        after = process_cpu_s() + sum(client.run(process_cpu_s).values())
+    assert stats[-1].n_ok == N_CLIPS, stats[-1].summary()
+    shutil.rmtree(folder / "cpu-warm")
+    shutil.rmtree(folder / "cpu-ours")
+    return 1000 * (after - before) / N_CLIPS
+
+
+def _video2dataset_cpu_ms(command: list[str], base: str, names: list[str], folder: Path, rounds: int) -> float:
+    import resource
+
+    def children_cpu_s() -> float:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # every waited-for descendant: its pool too
+        return usage.ru_utime + usage.ru_stime
+
+    spent: dict[int, list[float]] = defaultdict(list)
+    for round_number in range(rounds):
+        for copies in (1, 3):
+            listing = folder / f"cpu-v2d-{copies}.txt"
+            listing.write_text("".join(f"{base}/media/c{copy}_{name}\n" for copy in range(copies) for name in names))
+            before = children_cpu_s()
+            _video2dataset_round(command, listing, folder / f"cpu-v2d-{copies}-{round_number}", copies * len(names))
+            spent[copies].append(children_cpu_s() - before)
+            shutil.rmtree(folder / f"cpu-v2d-{copies}-{round_number}")
+    return 1000 * (min(spent[3]) - min(spent[1])) / (2 * len(names))
 
 
 def _root(path: Path):
