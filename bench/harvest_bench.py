@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -256,7 +257,11 @@ def _cpu_per_video(clips: dict[str, Path], folder: Path, video2dataset: list[str
     rows: dict[str, float] = {}
     with serve_in_another_process(Site(media=names)) as base:
         config = HarvestConfig(source_template=base + "/{tag}", per_site_concurrency=PER_SITE)
-        rows.update(_unit_parts_cpu(config, [f"{base}/media/c0_{name}" for name in sorted(clips)], folder, rounds))
+        # In a fresh process, as on a worker: this one's heap, grown by the scenarios before, would make
+        # each of Python's full garbage collections (and so each unit) slower.
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as fresh_process:
+            rows.update(fresh_process.submit(_unit_parts_cpu, config, [f"{base}/media/c0_{name}" for name in sorted(clips)],
+                                             folder, rounds).result())
         listing = folder / "cpu-list.txt"
         listing.write_text("".join(f"{base}/media/c0_{name}\n" for name in sorted(clips)))
         rows["hmmr harvest on the cluster, all processes (steady state)"] = _cluster_cpu_ms(config, listing, folder)
