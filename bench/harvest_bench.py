@@ -238,7 +238,7 @@ def _scenario(scenario: Scenario, clips: dict[str, Path], folder: Path, video2da
 
 
 def _cpu_per_video(clips: dict[str, Path], folder: Path, video2dataset: list[str] | None, rounds: int) -> Section:
-    """Where a video's CPU goes: the parts of our unit run one after another in this process, our whole
+    """Where a video's CPU goes: the parts of our unit run one after another in a fresh process, our whole
     harvest on a warm cluster, and video2dataset's processes with their start-up taken out."""
     section = Section(
         "Harvest CPU per video (issue 3)",
