@@ -244,7 +244,7 @@ def _cpu_per_video(clips: dict[str, Path], folder: Path, video2dataset: list[str
         "Harvest CPU per video (issue 3)",
         f"Why the site that answers at once is a contest of CPU: the same {N_CLIPS} small clips, served at once "
         "from a process of its own; CPU time (user + system) per video. The parts of our unit: run one after "
-        "another in one process, best of "
+        "another in a fresh process, best of "
         f"{rounds}. hmmr harvest: the client and scheduler's process and the 2 workers x 8 "
         "threads of a warm LocalCluster, over a harvest of every clip, best of "
         f"{rounds}. video2dataset: all its processes, start-up taken out by "
@@ -260,10 +260,10 @@ def _cpu_per_video(clips: dict[str, Path], folder: Path, video2dataset: list[str
         config = HarvestConfig(source_template=base + "/{tag}", per_site_concurrency=PER_SITE)
         # Each in a fresh process, as a worker and the command are: this one's heap, grown by the scenarios
         # before, would make each of Python's full garbage collections (and so each unit) slower.
-        rows.update(_in_a_fresh_process(_unit_parts_cpu, config, [f"{base}/media/c0_{name}" for name in sorted(clips)],
-                                        folder, rounds))
+        urls = [f"{base}/media/c0_{name}" for name in sorted(clips)]
+        rows.update(_in_a_fresh_process(_unit_parts_cpu, config, urls, folder, rounds))
         listing = folder / "cpu-list.txt"
-        listing.write_text("".join(f"{base}/media/c0_{name}\n" for name in sorted(clips)))
+        listing.write_text("".join(f"{url}\n" for url in urls))
         rows.update(_in_a_fresh_process(_cluster_cpu_ms, config, listing, folder, rounds))
         if video2dataset:
             rows["video2dataset, all processes (start-up taken out)"] = _video2dataset_cpu_ms(
