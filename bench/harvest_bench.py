@@ -300,7 +300,7 @@ def _unit_parts_cpu(config: HarvestConfig, urls: list[str], folder: Path, rounds
             probed = time.thread_time()
             claim_sha256(media, file_sha256(path), video_id)
             spent["yt-dlp HTTP download (HttpFD, to a file)"] += downloaded - started
-            spent["PyAV probe (open, first frame, packet scan)"] += probed - downloaded
+            spent["PyAV probe (open, first frame, tail packets)"] += probed - downloaded
             spent["sha256 + duplicate claim"] += time.thread_time() - probed
         stage = download_stage(config, _root(folder / f"unit{round_number}"))
         started = time.thread_time()
