@@ -28,11 +28,13 @@ def to_table(spec: TableSpec, data: Frame, source: str = "frame") -> pa.Table:
     """
     where = f"table {spec.name!r} ({source})"
     names = _column_names(data)
-    missing = [c for c in spec.columns if c not in names]
-    unknown = [c for c in names if c not in spec.columns]
+    expected = spec.columns  # a new list at each access: take it once
+    given, wanted = set(names), set(expected)
+    missing = [c for c in expected if c not in given]
+    unknown = [c for c in names if c not in wanted]
     if missing or unknown:
         raise SchemaError(
-            f"{where}: missing columns {missing}, unknown columns {unknown}; expected exactly {spec.columns}"
+            f"{where}: missing columns {missing}, unknown columns {unknown}; expected exactly {expected}"
         )
     arrays = [_column_array(field, _get_column(data, field.name), where) for field in spec.schema]
     lengths = {len(a) for a in arrays}
