@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,7 +26,7 @@ from harvest.loopback import Site, serve
 from harvest.queries import read_url_list
 from harvest.ytdlp import HarvestConfig
 from pipelines.cluster import ClusterConfig, connect
-from pipelines.harvest import harvest
+from pipelines.harvest import download_stage, harvest
 from pipelines.runner import RunnerConfig
 
 N_CLIPS = 200
@@ -239,7 +239,8 @@ def _scenario(scenario: Scenario, clips: dict[str, Path], folder: Path, video2da
 
 def _cpu_per_video(clips: dict[str, Path], folder: Path, video2dataset: list[str] | None, rounds: int) -> Section:
     """Where a video's CPU goes: the parts of our unit run one after another in a fresh process, our whole
-    harvest on a warm cluster, and video2dataset's processes with their start-up taken out."""
+    harvest on a warm cluster and its units without the runner, and video2dataset's processes with their start-up
+    taken out."""
     section = Section(
         "Harvest CPU per video (issue 3)",
         f"Why the site that answers at once is a contest of CPU: the same {N_CLIPS} small clips, served at once "
@@ -247,7 +248,9 @@ def _cpu_per_video(clips: dict[str, Path], folder: Path, video2dataset: list[str
         "another in a fresh process, best of "
         f"{rounds}. hmmr harvest: the client and scheduler's process and the 2 workers x 8 "
         "threads of a warm LocalCluster, over a harvest of every clip, best of "
-        f"{rounds}. video2dataset: all its processes, start-up taken out by "
+        f"{rounds}; then the same units sent as one task per worker, its 8 threads sharing the worker's half, with "
+        "no runner and no scheduler round trip per task: what the runner and Dask add on the workers. "
+        "video2dataset: all its processes, start-up taken out by "
         f"running it on {N_CLIPS} and on {3 * N_CLIPS} URLs (the clips under three names) and dividing the "
         f"difference by {2 * N_CLIPS}, best of {rounds} each. Ratio: the row's CPU over video2dataset's. The "
         "download and the probe are what the issue asks of every video (yt-dlp, the probe of the decoder's "
@@ -284,7 +287,6 @@ def _unit_parts_cpu(config: HarvestConfig, urls: list[str], folder: Path, rounds
     from harvest.work import claim_sha256, file_sha256
     from harvest.ytdlp import download_video
     from pseudolabel.probe import probe_video
-    from pipelines.harvest import download_stage
     from pipelines.runner import run_unit
 
     parts: dict[str, list[float]] = defaultdict(list)
@@ -319,7 +321,8 @@ def _unit_parts_cpu(config: HarvestConfig, urls: list[str], folder: Path, rounds
 
 def _cluster_cpu_ms(config: HarvestConfig, listing: Path, folder: Path, rounds: int) -> dict[str, float]:
     """CPU ms per video of a harvest on a warm cluster: all processes, and split into the client's (with the
-    scheduler) and the workers' (the units, and each worker's event loop), from the round with the least."""
+    scheduler) and the workers' (the units, and each worker's event loop), from the round with the least;
+    and the workers' CPU for the same units sent as one task per worker: what they cost with no runner at all."""
     def process_cpu_s() -> float:  # run here and on each worker
         import psutil  # Dask's own dependency
         times = psutil.Process().cpu_times()
@@ -328,11 +331,21 @@ def _cluster_cpu_ms(config: HarvestConfig, listing: Path, folder: Path, rounds: 
     def workers_cpu_s() -> float:
         return sum(client.run(process_cpu_s).values())
 
+    def units_in_one_task(stage, payloads: list[dict], threads: int) -> list[str]:  # run on a worker
+        from concurrent.futures import ThreadPoolExecutor
+
+        from pipelines.runner import run_unit
+
+        with ThreadPoolExecutor(threads) as pool:
+            return [outcome.status for outcome in pool.map(lambda p: run_unit(stage, p["unit_id"], p), payloads)]
+
     spent = []  # (client s, workers s) per round
+    units_alone = []  # workers s per round
     with connect(ClusterConfig(n_workers=2, threads_per_worker=8)) as client:
         client.run(importlib.import_module, "harvest.work")
         queries = read_url_list(listing)
         harvest(client, _root(folder / "cpu-warm"), queries[:WARM_UP_CLIPS], config, RunnerConfig(progress=False))
+        workers = list(client.scheduler_info()["workers"])
         for round_number in range(rounds):
             client_before, workers_before = process_cpu_s(), workers_cpu_s()
             stats = harvest(client, _root(folder / f"cpu-ours{round_number}"), queries, config,
@@ -340,11 +353,24 @@ def _cluster_cpu_ms(config: HarvestConfig, listing: Path, folder: Path, rounds: 
             spent.append((process_cpu_s() - client_before, workers_cpu_s() - workers_before))
             assert stats[-1].n_ok == N_CLIPS, stats[-1].summary()
             shutil.rmtree(folder / f"cpu-ours{round_number}")
+            # The same units with neither runner nor scheduler: one task per worker, its 8 threads pulling
+            # the worker's half of the units from a queue, as video2dataset's processes do.
+            stage = download_stage(config, _root(folder / f"cpu-alone{round_number}"))
+            payloads = [{"unit_id": f"generic-alone-{n}", "url": q.url, "webpage_url": q.url, "extractor": "Generic",
+                         "query": q.query, "dataset": q.dataset} for n, q in enumerate(queries)]
+            workers_before = workers_cpu_s()
+            tasks = [client.submit(units_in_one_task, stage, payloads[i::len(workers)], 8, workers=[worker], pure=False)
+                     for i, worker in enumerate(workers)]
+            statuses = [status for task in tasks for status in task.result()]
+            units_alone.append(workers_cpu_s() - workers_before)
+            assert statuses == ["ok"] * N_CLIPS, Counter(statuses)
+            shutil.rmtree(folder / f"cpu-alone{round_number}")
     shutil.rmtree(folder / "cpu-warm")
     client_s, workers_s = min(spent, key=sum)
     return {"hmmr harvest on the cluster, all processes (steady state)": 1000 * (client_s + workers_s) / N_CLIPS,
             "... of which the client and scheduler's process": 1000 * client_s / N_CLIPS,
-            "... of which the 2 workers": 1000 * workers_s / N_CLIPS}
+            "... of which the 2 workers": 1000 * workers_s / N_CLIPS,
+            "the same units on the 2 workers, one task each (no runner, no scheduler)": 1000 * min(units_alone) / N_CLIPS}
 
 
 def _video2dataset_cpu_ms(command: list[str], base: str, names: list[str], folder: Path, rounds: int) -> float:
