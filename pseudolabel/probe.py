@@ -5,7 +5,7 @@ decoding) the video packets of the last half second: a truncated or corrupt down
 harvest time, rather than on a GPU worker. Reading packets needs no keyframe, so the probe seeks
 straight to the tail through the container's index; a download cut short ends before it, and its
 tail has no packets. (Decoding near the end would mean decoding from the last keyframe, often the
-whole clip; scanning every packet cost a fifth of a small video's harvest.)
+whole clip; a scan of every packet grows with the video's length.)
 """
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def _check_packets_reach_the_end(container, stream, path: Path, duration_s: floa
     tail_start = start + int(max(0.0, duration_s - TAIL_S) / stream.time_base)
     try:
         # Any packet, not the keyframe before: for an indexed container (mp4, mkv with cues) this reads
-        # only the tail; without an index, FFmpeg finds the spot by reading, as a full scan would.
+        # only the tail; without an index, FFmpeg searches the file for the spot.
         container.seek(tail_start, stream=stream, backward=True, any_frame=True)
     except (av.error.FFmpegError, OSError):
         container.seek(0, stream=stream)  # a container that cannot seek so: scan it all
@@ -85,10 +85,10 @@ def _check_packets_reach_the_end(container, stream, path: Path, duration_s: floa
                     last_pts = pts
     except (av.error.FFmpegError, OSError) as e:
         raise VideoError(f"{path.name}: corrupt container after {n_packets} packets ({e})") from e
-    last_s = max(0.0, float((last_pts - start) * stream.time_base)) if last_pts is not None else 0.0
-    # The last frame starts one frame before the end; allow a second of slack for edit lists.
     if last_pts is None:
         raise VideoError(f"{path.name}: truncated: no video packets in its last {TAIL_S:g} s of {duration_s:.1f} s")
+    last_s = max(0.0, float((last_pts - start) * stream.time_base))
+    # The last frame starts one frame before the end; allow a second of slack for edit lists.
     if last_s < duration_s - 1.0 / fps - 1.0:
         raise VideoError(f"{path.name}: truncated: video packets end at {last_s:.1f} s of {duration_s:.1f} s")
 
