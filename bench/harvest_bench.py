@@ -24,7 +24,7 @@ import yaml
 from bench.report import Section
 from harvest.loopback import Site, serve
 from harvest.queries import read_url_list
-from harvest.ytdlp import HarvestConfig
+from harvest.ytdlp import HarvestConfig, known_single_video
 from pipelines.cluster import ClusterConfig, connect
 from pipelines.harvest import download_stage, harvest
 from pipelines.runner import RunnerConfig
@@ -282,6 +282,13 @@ def _in_a_fresh_process(function, *args):
         return fresh_process.submit(function, *args).result()
 
 
+def _download_payload(url: str) -> dict[str, str]:
+    """The download unit's payload for a listed media file's URL, named as harvest() names it."""
+    entry = known_single_video(url)
+    return {"unit_id": entry.video_id, "url": url, "webpage_url": url, "extractor": entry.extractor,
+            "query": url, "dataset": "vlog"}
+
+
 def _unit_parts_cpu(config: HarvestConfig, urls: list[str], folder: Path, rounds: int) -> dict[str, float]:
     """CPU ms per video of each part of the download unit, and of the whole unit, in this thread."""
     from harvest.work import claim_sha256, file_sha256
@@ -289,14 +296,15 @@ def _unit_parts_cpu(config: HarvestConfig, urls: list[str], folder: Path, rounds
     from pseudolabel.probe import probe_video
     from pipelines.runner import run_unit
 
+    payloads = [_download_payload(url) for url in urls]
     parts: dict[str, list[float]] = defaultdict(list)
     for round_number in range(rounds):
         media = folder / f"parts{round_number}" / "media"
         spent: dict[str, float] = defaultdict(float)
-        for url in urls:
-            video_id = "generic-" + Path(url).stem
+        for payload in payloads:
+            video_id = payload["unit_id"]
             started = time.thread_time()
-            path = download_video(url, video_id, media, config, "Generic").path
+            path = download_video(payload["url"], video_id, media, config, payload["extractor"]).path
             downloaded = time.thread_time()
             probe_video(path)
             probed = time.thread_time()
@@ -306,10 +314,8 @@ def _unit_parts_cpu(config: HarvestConfig, urls: list[str], folder: Path, rounds
             spent["sha256 + duplicate claim"] += time.thread_time() - probed
         stage = download_stage(config, _root(folder / f"unit{round_number}"))
         started = time.thread_time()
-        for url in urls:
-            outcome = run_unit(stage, "generic-" + Path(url).stem, {
-                "unit_id": "generic-" + Path(url).stem, "url": url, "webpage_url": url, "extractor": "Generic",
-                "query": url, "dataset": "vlog"})
+        for payload in payloads:
+            outcome = run_unit(stage, payload["unit_id"], payload)
             assert outcome.status == "ok", outcome.message
         spent["whole unit, serial (the above + the videos row)"] = time.thread_time() - started
         for what, seconds in spent.items():
@@ -339,11 +345,13 @@ def _cluster_cpu_ms(config: HarvestConfig, listing: Path, folder: Path, rounds: 
         with ThreadPoolExecutor(threads) as pool:
             return [outcome.status for outcome in pool.map(lambda p: run_unit(stage, p["unit_id"], p), payloads)]
 
+    threads = 8
     spent = []  # (client s, workers s) per round
     units_alone = []  # workers s per round
-    with connect(ClusterConfig(n_workers=2, threads_per_worker=8)) as client:
+    with connect(ClusterConfig(n_workers=2, threads_per_worker=threads)) as client:
         client.run(importlib.import_module, "harvest.work")
         queries = read_url_list(listing)
+        payloads = [_download_payload(query.url) for query in queries]
         harvest(client, _root(folder / "cpu-warm"), queries[:WARM_UP_CLIPS], config, RunnerConfig(progress=False))
         workers = list(client.scheduler_info()["workers"])
         for round_number in range(rounds):
@@ -353,13 +361,12 @@ def _cluster_cpu_ms(config: HarvestConfig, listing: Path, folder: Path, rounds: 
             spent.append((process_cpu_s() - client_before, workers_cpu_s() - workers_before))
             assert stats[-1].n_ok == N_CLIPS, stats[-1].summary()
             shutil.rmtree(folder / f"cpu-ours{round_number}")
-            # The same units with neither runner nor scheduler: one task per worker, its 8 threads pulling
+            # The same units with neither runner nor scheduler: one task per worker, its threads pulling
             # the worker's half of the units from a queue, as video2dataset's processes do.
             stage = download_stage(config, _root(folder / f"cpu-alone{round_number}"))
-            payloads = [{"unit_id": f"generic-alone-{n}", "url": q.url, "webpage_url": q.url, "extractor": "Generic",
-                         "query": q.query, "dataset": q.dataset} for n, q in enumerate(queries)]
             workers_before = workers_cpu_s()
-            tasks = [client.submit(units_in_one_task, stage, payloads[i::len(workers)], 8, workers=[worker], pure=False)
+            tasks = [client.submit(units_in_one_task, stage, payloads[i::len(workers)], threads, workers=[worker],
+                                   pure=False)
                      for i, worker in enumerate(workers)]
             statuses = [status for task in tasks for status in task.result()]
             units_alone.append(workers_cpu_s() - workers_before)
