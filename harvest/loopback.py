@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import html
 import re
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -207,6 +208,12 @@ class _Server(ThreadingHTTPServer):
     # The standard library's listen backlog of 5 drops connections when 16 clients connect at once
     # and the accepting thread is slow to run: each dropped one waits a second for its SYN to be resent.
     request_queue_size = 128
+
+    def handle_error(self, request: object, client_address: tuple) -> None:
+        # A client closing a kept-alive connection (its process ended, its pool dropped an idle one) is
+        # how HTTP/1.1 ends, not a fault of the site: print a traceback only for real errors.
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            super().handle_error(request, client_address)
 
 
 @contextmanager

@@ -372,3 +372,25 @@ def test_a_bandwidth_capped_site_paces_its_bytes_and_still_sends_them_all(site):
         elapsed_s = time.perf_counter() - started
     assert body == site.media["walk.mp4"].read_bytes()
     assert elapsed_s >= 0.45
+
+
+def test_the_site_is_quiet_when_a_client_drops_its_connection_and_loud_on_its_own_faults(site, capsys):
+    """Clients close kept-alive connections whenever they like (a process ends, a pool drops an idle one):
+    the benches' logs stay free of tracebacks for that, and a fault of the site still prints one."""
+    import socket
+    import struct
+
+    with serve(site) as base:
+        port = int(base.rsplit(":", 1)[1])
+        dropped = socket.create_connection(("127.0.0.1", port))
+        dropped.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with a reset
+        dropped.sendall(b"GET /media/walk.mp4 HTTP/1.1\r\nHost: x\r\n")  # half a request, then gone
+        dropped.close()
+        time.sleep(0.3)
+        assert "Traceback" not in capsys.readouterr().err
+        site.media["gone.mp4"] = Path("/nonexistent/gone.mp4")  # the site's own fault: a file it cannot read
+        with socket.create_connection(("127.0.0.1", port)) as broken:
+            broken.sendall(b"GET /media/gone.mp4 HTTP/1.1\r\nHost: x\r\n\r\n")
+            broken.recv(1024)
+        time.sleep(0.3)
+    assert "FileNotFoundError" in capsys.readouterr().err
