@@ -191,7 +191,8 @@ def _scenario(scenario: Scenario, clips: dict[str, Path], folder: Path, video2da
         + "video2dataset (its own venv, 2 processes x 8 threads, plain HTTP downloads for non-YouTube URLs, files "
         "output), by wall time and by its shards' own clock (its download loop only). Best of "
         f"{rounds} alternating rounds each, into empty folders. Ratio: our videos/s over the tool's, timed alike: "
-        f"a {WHOLE_RUN} against the `hmmr-harvest` command's, a {STEADY} against `harvest()`'s on the warm cluster."
+        "a whole run (start-up included) against the `hmmr-harvest` command's, a steady state against `harvest()`'s "
+        "on the warm cluster."
         + ("" if video2dataset else " video2dataset was not measured: its venv is missing (`make bench-venvs`)."),
         ["tool", "timed", "videos/s", "MB/s", "ratio (hmmr timed alike / tool)"],
     )
