@@ -306,7 +306,7 @@ def _unit_parts_cpu(config: HarvestConfig, urls: list[str], folder: Path, rounds
     """CPU ms per video of each part of the download unit, and of the whole unit, in this thread."""
     from harvest.work import claim_sha256, file_sha256
     from harvest.ytdlp import download_video
-    from pseudolabel.probe import probe_video
+    from media.probe import probe_video
     from pipelines.runner import run_unit
 
     payloads = [_download_payload(url) for url in urls]

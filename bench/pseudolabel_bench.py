@@ -11,7 +11,7 @@ import numpy as np
 
 from bench.report import Section, best_of_interleaved
 from pseudolabel.backends import BackendSpec
-from pseudolabel.decode import DecodeConfig, open_stream
+from media.decode import DecodeConfig, open_stream
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 CLIP = DATA / "people_a.mp4"

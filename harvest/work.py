@@ -15,7 +15,7 @@ from yt_dlp.utils import DownloadError, UnsupportedError
 
 from harvest.ytdlp import DownloadSkipped, HarvestConfig, download_video, enumerate_query, known_single_video
 from manifests import SkipUnit, split_of
-from pseudolabel.probe import probe_video
+from media.probe import probe_video
 
 SHA_CLAIMS_DIR = ".sha256"  # media/.sha256/<sha256> holds the id of the first video with those bytes
 

@@ -24,17 +24,23 @@ COCO_17: tuple[str, ...] = (
     "right_knee", "left_ankle", "right_ankle",
 )
 
-# HMMR's training joints: the 14 LSP joints, the 5 COCO face points, then 6 foot points.
-# `head_top` has no BODY_25 counterpart and is confidence 0 after conversion from detections.
+# HMMR's training joints, in the released code's order and with its slot meanings (its "universal 25
+# joints with toes": akanazawa/human_dynamics, src/datasets/insta_variety_to_tfrecords.py,
+# `joint_names_coco`; the same list in read_upenn.py and read_3dpw.py). Its tfrecords store slots 0-13 as
+# `image/xys` + `image/visibilities`, 14-18 as `image/face_pts`, 19-24 as `image/toe_pts`.
+# Slots 0 and 5 are heels, not ankles: OpenPose's heels fill them, its ankles go to slots 23-24 (Penn
+# Action's ankles too; Human3.6M's ankle joints fill the heel slots, see each converter). `head_top` has no
+# BODY_25 counterpart and is never seen in OpenPose data. The 3D supervision and 3D metrics use slots 0-13.
 LSP_14: tuple[str, ...] = (
-    "right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle", "right_wrist",
+    "right_heel", "right_knee", "right_hip", "left_hip", "left_knee", "left_heel", "right_wrist",
     "right_elbow", "right_shoulder", "left_shoulder", "left_elbow", "left_wrist", "neck", "head_top",
 )
 FACE_5: tuple[str, ...] = ("nose", "left_eye", "right_eye", "left_ear", "right_ear")
 TOES_6: tuple[str, ...] = (
-    "right_big_toe", "right_small_toe", "right_heel", "left_big_toe", "left_small_toe", "left_heel",
+    "left_big_toe", "right_big_toe", "left_small_toe", "right_small_toe", "left_ankle", "right_ankle",
 )
 HMMR_25: tuple[str, ...] = LSP_14 + FACE_5 + TOES_6
+N_LSP = len(LSP_14)  # the joints of the 3D losses and of MPJPE / PA-MPJPE
 
 # Joints that say only "a face and shoulders are visible" (used to drop talking-head tracks).
 FACE_AND_SHOULDERS: tuple[str, ...] = (

@@ -21,6 +21,10 @@ class TableSpec:
     unit_column: the column naming the stage unit a row belongs to (`video_id`, `tube_id`). A unit's
         rows are committed, replaced and filtered together.
     producer: the stage whose status rows commit this table's parts.
+    importers: other stages that may commit rows of this table for units of their own: an import of a
+        published dataset (stage `import`), a removal. A unit's live rows are those of its latest `ok`
+        attempt across the producer and every importer (flush ids sort by commit time), unless a later
+        attempt of any of them `skipped` it.
     units: human-readable unit and shape of each column, for `--help`, errors and the README.
     """
 
@@ -30,6 +34,7 @@ class TableSpec:
     unit_column: str
     producer: str
     units: Mapping[str, str] = field(default_factory=dict)
+    importers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         names = set(self.schema.names)
@@ -39,6 +44,11 @@ class TableSpec:
         unknown = set(self.units) - names
         if unknown:
             raise ValueError(f"table {self.name!r}: units given for unknown columns {sorted(unknown)}")
+
+    @property
+    def producers(self) -> tuple[str, ...]:
+        """Every stage whose status commits parts of this table: the producer first, then the importers."""
+        return (self.producer, *self.importers)
 
     @property
     def columns(self) -> list[str]:

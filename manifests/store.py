@@ -11,7 +11,6 @@ So every reader sees whole units, and a re-run after a crash gives exactly the r
 """
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,13 +22,13 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from manifests.atomic import TEMP_PREFIX, write_atomic
 from manifests.errors import ManifestError
 from manifests.spec import TableSpec
 from manifests.tables import STATUS_FAILED, STATUS_OK, STATUS_SKIPPED, status_spec
 from manifests.validate import check_part_schema
 
 PART_PATTERN = re.compile(r"^part-(?P<flush_id>[A-Za-z0-9_.-]+)\.parquet$")
-TEMP_PREFIX = ".tmp-"
 
 
 @dataclass(frozen=True)
@@ -85,23 +84,7 @@ def write_part(root: DatasetRoot, spec: TableSpec, table: pa.Table, flush_id: st
     check_part_schema(spec, table.schema, f"<flush {flush_id}>")
     folder = root.table_dir(spec)
     folder.mkdir(parents=True, exist_ok=True)
-    final = part_path(root, spec, flush_id)
-    temporary = folder / f"{TEMP_PREFIX}{final.name}"
-    with open(temporary, "wb") as sink:
-        pq.write_table(table, sink, compression="zstd")
-        sink.flush()
-        os.fsync(sink.fileno())
-    os.replace(temporary, final)
-    _fsync_dir(folder)
-    return final
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    return write_atomic(part_path(root, spec, flush_id), lambda sink: pq.write_table(table, sink, compression="zstd"))
 
 
 # ---------------------------------------------------------------- status
@@ -160,14 +143,18 @@ def _live_flushes_of(status: pa.Table) -> pd.Series:
 def remove_orphan_parts(root: DatasetRoot, stage: str, outputs: Sequence[TableSpec]) -> list[Path]:
     """Delete data parts of `stage`'s tables whose flush was never committed, and temp files.
 
-    Call only while holding the dataset lock: a part being written by a live run also has no status.
+    A part is committed when any stage that writes its table (producer or importer) has status rows for
+    its flush. Call only while holding the dataset lock: a part being written by a live run also has no
+    status.
     """
-    committed = set(pc.unique(read_status(root, stage, columns=["flush_id"])["flush_id"]).to_pylist())
+    committed_by_stage = {name: set(pc.unique(read_status(root, name, columns=["flush_id"])["flush_id"]).to_pylist())
+                          for name in {stage, *(s for spec in outputs for s in spec.producers)}}
     removed = []
     for spec in (*outputs, status_spec(stage)):
         folder = root.table_dir(spec)
         if not folder.is_dir():
             continue
+        committed = set().union(*(committed_by_stage[name] for name in spec.producers if name in committed_by_stage))
         for path in folder.iterdir():
             flush_id = flush_id_of(path)
             is_temp = path.name.startswith(TEMP_PREFIX)
@@ -188,9 +175,15 @@ def failed_units(root: DatasetRoot, stage: str, limit: int = 20) -> pd.DataFrame
 # ---------------------------------------------------------------- data tables
 
 
+def _status_of_producers(root: DatasetRoot, spec: TableSpec) -> pa.Table:
+    """The status rows (unit, status, flush) of every stage that commits parts of `spec`."""
+    columns = ["unit_id", "status", "flush_id"]
+    return pa.concat_tables([read_status(root, stage, columns=columns) for stage in spec.producers])
+
+
 def _live_pieces(root: DatasetRoot, spec: TableSpec) -> list[tuple[Path, pa.Array | None]]:
     """(part, units to keep or None for 'the whole part') for each part holding live rows."""
-    status = read_status(root, spec.producer, columns=["unit_id", "status", "flush_id"])
+    status = _status_of_producers(root, spec)
     live = _live_flushes_of(status)
     if live.empty:
         return []

@@ -14,6 +14,10 @@ FEATURE_DIM = 2048  # ResNet-50 average-pooled features
 BBOX_WIDTH = 3  # (center_x_px, center_y_px, scale)
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
+# The stage that commits rows converted from published datasets (the authors' tracks and tfrecords,
+# Penn Action, 3DPW, Human3.6M) into the tables our own stages fill, for units (videos) of its own.
+IMPORT_STAGE = "import"
+IMPORTERS = (IMPORT_STAGE,)
 KEYPOINTS = fixed_list(pa.float32(), KEYPOINT_WIDTH)
 BBOX = fixed_list(pa.float32(), BBOX_WIDTH)
 FEATURE = fixed_list(pa.float16(), FEATURE_DIM)
@@ -77,6 +81,7 @@ VIDEOS = TableSpec(
     key=("video_id",),
     unit_column="video_id",
     producer="harvest",
+    importers=IMPORTERS,
     units={
         "video_id": "<extractor>-<id> from yt-dlp, sanitised to [A-Za-z0-9_-]",
         "media_path": "path of the download relative to the dataset root",
@@ -98,6 +103,7 @@ SHOTS = TableSpec(
     key=("video_id", "shot"),
     unit_column="video_id",
     producer="pose",
+    importers=IMPORTERS,
     units={
         "start_frame": "first frame of the shot, at the decoded frame rate",
         "end_frame": "one past the last frame (exclusive)",
@@ -118,6 +124,7 @@ DETECTIONS = TableSpec(
     key=("video_id", "frame", "person"),
     unit_column="video_id",
     producer="pose",
+    importers=IMPORTERS,
     units={
         "frame": "index at the decoded frame rate (after --fps resampling)",
         "person": "index of the detection within its frame",
@@ -138,6 +145,7 @@ TRACKS = TableSpec(
     key=("video_id", "frame", "person"),
     unit_column="video_id",
     producer="tracking",
+    importers=IMPORTERS,
     units={"track_id": "unique within a video; a track never crosses a shot cut"},
 )
 
@@ -162,6 +170,7 @@ TUBES = TableSpec(
     key=("tube_id",),
     unit_column="video_id",
     producer="tracking",
+    importers=IMPORTERS,
     units={
         "tube_id": "<video_id>-t<track_id>-<start_frame>",
         "end_frame": "exclusive",
@@ -198,6 +207,7 @@ FEATURES = TableSpec(
     # One unit is a video: its frames are decoded once for all of its tubes and views.
     unit_column="video_id",
     producer="features",
+    importers=IMPORTERS,
     units={
         "view": "0: the tube's own crop boxes; 1, 2, ...: augmented copies, one random scale and shift for "
                 "the whole tube (the crop moves with the person, it does not shake)",

@@ -13,7 +13,6 @@ incremental, crash-safe job on a Dask cluster:
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import secrets
@@ -34,6 +33,7 @@ from distributed import Client, WorkerPlugin, as_completed, get_worker
 from tqdm import tqdm
 
 from manifests import DatasetLock, DatasetRoot, SkipUnit, TableSpec, status_spec, to_table, write_part
+from manifests.atomic import write_json_atomic as write_plain_json_atomic
 from manifests.status import UnitResult
 from manifests.store import remove_orphan_parts, unit_keys_with_status
 from manifests.tables import STATUS_FAILED, STATUS_OK, STATUS_SKIPPED
@@ -85,8 +85,8 @@ class Stage:
         if self.in_process and (self.make_context is not None or self.resources):
             raise ValueError(f"stage {self.name!r}: an in-process stage has no worker context or resources")
         for spec in self.outputs:
-            if spec.producer != self.name:
-                raise ValueError(f"stage {self.name!r} cannot write table {spec.name!r}: its producer is {spec.producer!r}")
+            if self.name not in spec.producers:
+                raise ValueError(f"stage {self.name!r} cannot write table {spec.name!r}: only {list(spec.producers)} do")
 
 
 @dataclass(frozen=True)
@@ -453,9 +453,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    temporary = path.with_name(f".tmp-{path.name}")
-    temporary.write_text(json.dumps(_jsonable(data), indent=2, sort_keys=True) + "\n")
-    os.replace(temporary, path)
+    write_plain_json_atomic(path, _jsonable(data))
 
 
 OUR_LOGGERS = ("pipelines", "manifests", "harvest", "pseudolabel", "tracking", "train")

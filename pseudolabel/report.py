@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from pseudolabel.decode import DecodeConfig, open_stream  # noqa: E402
+from media.decode import DecodeConfig, open_stream  # noqa: E402
 from pseudolabel.draw import draw_people  # noqa: E402
 from tracking.tubes import TubeConfig  # noqa: E402
 

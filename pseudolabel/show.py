@@ -7,7 +7,7 @@ import av
 import numpy as np
 import pandas as pd
 
-from pseudolabel.decode import DecodeConfig, open_stream
+from media.decode import DecodeConfig, open_stream
 from pseudolabel.draw import draw_people
 
 

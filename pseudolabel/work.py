@@ -10,7 +10,7 @@ import numpy as np
 from manifests.joints import KEYPOINT_WIDTH
 from manifests.status import UnitResult
 from pseudolabel.backends import BackendSpec, PoseBackend
-from pseudolabel.decode import DecodeConfig, open_stream
+from media.decode import DecodeConfig, open_stream
 from pseudolabel.shots import CutDetector, ShotConfig
 
 

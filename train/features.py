@@ -16,7 +16,7 @@ from manifests import FEATURES, TUBES
 from manifests.status import UnitResult
 from manifests.store import read_part
 from manifests.tables import FEATURE_DIM
-from pseudolabel.decode import DecodeConfig, open_stream
+from media.decode import DecodeConfig, open_stream
 from train.resnet import load_resnet50
 
 CROP_PX = 224

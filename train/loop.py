@@ -19,6 +19,7 @@ import torch
 import torch.distributed as dist
 
 from manifests import DatasetRoot
+from manifests.atomic import write_atomic
 from train.body import BodyModel
 from train.camera import project
 from train.data import WindowSampler, load_sequences
@@ -74,9 +75,7 @@ def _device(name: str) -> torch.device:
 
 
 def _save_atomic(path: Path, payload: dict) -> None:
-    temporary = path.with_name(f".tmp-{path.name}")
-    torch.save(payload, temporary)
-    os.replace(temporary, path)
+    write_atomic(path, lambda sink: torch.save(payload, sink))
 
 
 def cosine_learning_rate(step: int, config: TrainConfig) -> float:

@@ -81,7 +81,7 @@ def pose_config(backend: str, openpose_model_folder: str | None, openpose_python
                 local: bool) -> PoseStageConfig:
     """The pose stage's config from `pose_options`; checks OpenPose's files here, before any worker starts."""
     from pseudolabel.backends import BackendSpec
-    from pseudolabel.decode import DecodeConfig
+    from media.decode import DecodeConfig
     from pseudolabel.work import PoseStageConfig
 
     if backend == "openpose":

@@ -102,3 +102,28 @@ def test_read_part_gives_one_units_rows_from_one_file(root):
     path = part_path(root, SHOTS, live_flushes(root, "pose")["b"])
     table = read_part(SHOTS, path, ["b"], ["video_id", "end_frame"])
     assert table.to_pylist() == [{"video_id": "b", "end_frame": 50}]
+
+
+def write_stage_status(root, stage, flush_id, units, status="ok"):
+    n = len(units)
+    table = to_table(status_spec(stage), dict(
+        unit_id=list(units), stage=[stage] * n, version=["1"] * n, status=[status] * n,
+        reason=[None if status == "ok" else "why"] * n, message=[None] * n, run_id=[flush_id[:2]] * n,
+        flush_id=[flush_id] * n, finished_at=[datetime.now(timezone.utc)] * n, duration_s=[0.0] * n))
+    write_part(root, status_spec(stage), table, flush_id)
+
+
+def test_an_importer_commits_units_of_its_own_and_the_latest_attempt_of_any_writer_wins(root):
+    assert SHOTS.producers == ("pose", "import")
+    write_part(root, SHOTS, shots_of(["ours"], end_frame=10), "r1-000001")
+    write_stage_status(root, "pose", "r1-000001", ["ours"])
+    write_part(root, SHOTS, shots_of(["theirs", "both"], end_frame=20), "r2-000001")
+    write_stage_status(root, "import", "r2-000001", ["theirs", "both"])
+    write_part(root, SHOTS, shots_of(["both"], end_frame=30), "r3-000001")  # our stage redoes one later
+    write_stage_status(root, "pose", "r3-000001", ["both"])
+    # The pose stage's next run must not take the importer's committed part for an orphan.
+    assert remove_orphan_parts(root, "pose", [SHOTS]) == []
+    table = read_arrow(root, SHOTS).to_pandas().set_index("video_id")["end_frame"].to_dict()
+    assert table == {"ours": 10, "theirs": 20, "both": 30}
+    write_stage_status(root, "import", "r4-000001", ["theirs"], status="skipped")  # e.g. removed later
+    assert sorted(read_arrow(root, SHOTS)["video_id"].to_pylist()) == ["both", "ours"]

@@ -9,7 +9,7 @@ import pytest
 
 from pseudolabel.backends import BackendSpec
 from pseudolabel.backends.openpose import OpenPoseUnavailable, check_model_folder
-from pseudolabel.decode import DecodeConfig, open_stream
+from media.decode import DecodeConfig, open_stream
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 STANDIN = Path(__file__).resolve().parent / "standin"

@@ -12,7 +12,7 @@ from manifests import DETECTIONS, SHOTS, VIDEOS, latest_status, read_table
 from pipelines.pseudolabel import pose_stage, video_units
 from pipelines.runner import RunnerConfig, run_stage
 from pseudolabel.backends import BackendSpec
-from pseudolabel.decode import DecodeConfig
+from media.decode import DecodeConfig
 from pseudolabel.work import PoseStageConfig
 from tests_helpers import harvest_clips
 
@@ -78,7 +78,7 @@ def test_openpose_adapter_rows_through_the_stage(client, harvested, tmp_path):
     assert stats.n_ok == 1, stats.failures
 
     detections = read_table(harvested, DETECTIONS)
-    from pseudolabel.decode import open_stream
+    from media.decode import open_stream
 
     _, frames = open_stream(DATA / "people_a.mp4", DecodeConfig(fps=1.0))
     expected_rows = []

@@ -13,7 +13,7 @@ from typing import Iterator
 import av
 import numpy as np
 
-from pseudolabel.probe import VideoError
+from media.probe import VideoError
 
 
 class DecodeTimeout(VideoError):

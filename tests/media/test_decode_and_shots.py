@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pseudolabel.decode import DecodeConfig, open_stream
-from pseudolabel.probe import VideoError, probe_video
+from media.decode import DecodeConfig, open_stream
+from media.probe import VideoError, probe_video
 from pseudolabel.shots import CutDetector, ShotConfig
 
 DATA = Path(__file__).resolve().parents[1] / "data"
