@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from manifests.joints import KEYPOINT_WIDTH
+from manifests.joints import HMMR_25, KEYPOINT_WIDTH, N_LSP
 from manifests.spec import TableSpec, fixed_list
 
 FEATURE_DIM = 2048  # ResNet-50 average-pooled features
@@ -21,6 +21,10 @@ IMPORTERS = (IMPORT_STAGE,)
 KEYPOINTS = fixed_list(pa.float32(), KEYPOINT_WIDTH)
 BBOX = fixed_list(pa.float32(), BBOX_WIDTH)
 FEATURE = fixed_list(pa.float16(), FEATURE_DIM)
+TRAINING_KEYPOINTS = fixed_list(pa.float32(), len(HMMR_25) * 3)
+JOINTS_3D = fixed_list(pa.float32(), N_LSP * 3)
+SMPL_POSE = fixed_list(pa.float32(), 72)
+SMPL_SHAPE = fixed_list(pa.float32(), 10)
 
 
 def _required(name: str, data_type: pa.DataType) -> pa.Field:
@@ -217,6 +221,33 @@ FEATURES = TableSpec(
     },
 )
 
+# Supervision that the pipeline's own 2D tubes do not have, for tubes imported from published datasets:
+# 2D keypoints in the training layout (which holds joints BODY_25 lacks, e.g. head_top), and 3D joints
+# and SMPL parameters where the dataset has them. A tube with a `targets` row trains on these keypoints;
+# one without trains on its `tubes` keypoints converted from BODY_25.
+TARGETS = TableSpec(
+    name="targets",
+    schema=pa.schema([
+        _required("tube_id", pa.string()),
+        _required("video_id", pa.string()),
+        _required("keypoints", pa.list_(TRAINING_KEYPOINTS)),
+        _optional("joints_3d", pa.list_(JOINTS_3D)),
+        _optional("pose", pa.list_(SMPL_POSE)),
+        _optional("shape", SMPL_SHAPE),
+        _required("source", pa.string()),
+    ]),
+    key=("tube_id",),
+    unit_column="video_id",
+    producer=IMPORT_STAGE,
+    units={
+        "keypoints": "per frame: HMMR_25 x (x_px, y_px, visibility 0/1) in the original frame's pixels",
+        "joints_3d": "per frame: the first N_LSP joints of HMMR_25 x (x, y, z) in metres, camera axes; null = no 3D",
+        "pose": "per frame: SMPL pose, 24 x axis-angle (radians), global orientation first; null = no SMPL",
+        "shape": "SMPL betas (10) for the whole tube; null = no SMPL",
+        "source": "the published format and file the tube came from",
+    },
+)
+
 STATUS_OK, STATUS_FAILED, STATUS_SKIPPED = "ok", "failed", "skipped"
 STATUS_VALUES = (STATUS_OK, STATUS_FAILED, STATUS_SKIPPED)
 
@@ -250,5 +281,5 @@ def status_spec(stage: str) -> TableSpec:
 
 
 DATA_TABLES: dict[str, TableSpec] = {
-    spec.name: spec for spec in (ENTRIES, VIDEOS, SHOTS, DETECTIONS, TRACKS, TUBES, FEATURES)
+    spec.name: spec for spec in (ENTRIES, VIDEOS, SHOTS, DETECTIONS, TRACKS, TUBES, FEATURES, TARGETS)
 }

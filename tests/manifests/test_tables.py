@@ -42,6 +42,13 @@ def example_frame(name: str, n: int = 3) -> pd.DataFrame:
         "features": dict(tube_id=[f"{i}-t0-0" for i in ids], video_id=ids, view=[0] * n, n_frames=[2] * n,
                          bbox=[rng.random((2, 3)) for _ in range(n)], features=[rng.random((2, 2048)) for _ in range(n)],
                          extractor=["resnet50"] * n, extractor_version=["1"] * n, tubes_flush=["f1"] * n),
+        # One tube with 3D joints and SMPL (a Human3.6M-like import), the others 2D only (Penn Action-like).
+        "targets": dict(tube_id=[f"{i}-t0-0" for i in ids], video_id=ids,
+                        keypoints=[rng.random((4, 75)) for _ in range(n)],
+                        joints_3d=[rng.random((4, 42)) if i == 0 else None for i in range(n)],
+                        pose=[rng.random((4, 72)) if i == 0 else None for i in range(n)],
+                        shape=[rng.random(10) if i == 0 else None for i in range(n)],
+                        source=["test"] * n),
     }
     return pd.DataFrame(frames[name])
 
