@@ -37,6 +37,7 @@ def main():
 
     \b
     hmmr-convert-checkpoint hmr models/hmr_noS5.ckpt-642561 --out models/hmr_encoder.pt
+    hmmr-convert-checkpoint hmmr models/hmmr_model.ckpt-1119816 --out models/hmmr_released.pt
     hmmr-convert-checkpoint list models/hmmr_model.ckpt-1119816      # variables, dtypes, shapes
 
     CHECKPOINT is the prefix TensorFlow's Saver takes (or its .index file). Every tensor read is checked
@@ -63,6 +64,26 @@ def hmr(checkpoint, out, scope):
     n_values = sum(t.numel() for t in payload["state_dict"].values())
     click.echo(f"{out}: {scope} with units {config['units']}, bottlenecks {config['base_depths']} "
                f"({len(payload['state_dict'])} tensors, {n_values:,} values), from {payload['source']}")
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("checkpoint", type=click.Path(dir_okay=False))
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="The torch checkpoint to write.")
+@click.option("--groups", default=32, show_default=True,
+              help="Group-norm groups of the temporal encoder (not stored in the checkpoint; the release used 32).")
+@_checkpoint_errors
+def hmmr(checkpoint, out, groups):
+    """The released HMMR model (hmmr_model.ckpt-1119816: temporal encoder, hallucinator, IEF and delta
+    regressors, learned mean) -> a checkpoint `hmmr-predict --checkpoint` reads. Its image encoder is
+    HMR's: convert hmr_noS5 with `hmmr-convert-checkpoint hmr` and predict with --encoder hmr."""
+    from checkpoints.convert import save_weights
+    from checkpoints.hmmr import convert_released_hmmr
+
+    payload = convert_released_hmmr(checkpoint, groups)
+    save_weights(payload, Path(out))
+    config = payload["config"]["model"]
+    click.echo(f"{out}: HMMR with {config['n_blocks']} temporal blocks of {config['width']} channels, "
+               f"IEF width {config['regressor_width']} ({len(payload['model'])} tensors), from {payload['source']}")
 
 
 @main.command("list", context_settings=CONTEXT)
