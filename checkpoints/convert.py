@@ -81,10 +81,11 @@ def convert_weights(checkpoint: TFCheckpoint, table: Sequence[WeightRow], target
             problems.append(f"{row.variable}: shape {value.shape} after re-layout, {row.parameter} has {want}")
             continue
         state[row.parameter] = torch.from_numpy(value).to(expected[row.parameter].dtype)
+    targeted = {row.parameter for row in table}  # a row that failed above is reported there already
     for name, tensor in expected.items():
         if name not in state and name.endswith(UNMAPPED_SUFFIXES):
             state[name] = tensor.clone()
-        elif name not in state and not any(row.parameter == name for row in table):
+        elif name not in targeted:
             problems.append(f"no variable maps to parameter {name!r}")
     if problems:
         shown = "\n  ".join(problems[:20])
