@@ -70,8 +70,12 @@ def main(ctx, root, datasets, mix, smpl_model_dir, mocap, out_dir, steps, batch_
 
 @main.command(context_settings=CONTEXT)
 @root_option
+@click.option("--encoder", default="resnet50", show_default=True, type=click.Choice(["resnet50", "hmr"]),
+              help="resnet50: torchvision's ResNet-50 layout, ImageNet normalisation. hmr: HMR's ResNet-v2-50, "
+                   "pixels in [-1, 1], the encoder the released HMMR model was trained on.")
 @click.option("--feature-weights", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="torchvision-layout ResNet-50 weights (e.g. converted HMR weights) [default: random init, warned].")
+              help="The encoder's weights: a torchvision-layout ResNet-50 state dict (resnet50), or the file "
+                   "`hmmr-convert-checkpoint hmr hmr_noS5.ckpt-642561` writes (hmr) [default: random init, warned].")
 @click.option("--batch-frames", default=64, show_default=True)
 @click.option("--jitter-views", default=2, show_default=True,
               help="Augmented copies of each tube besides its own boxes: one random scale and shift per copy "
@@ -82,17 +86,23 @@ def main(ctx, root, datasets, mix, smpl_model_dir, mocap, out_dir, steps, batch_
 @cluster_options
 @runner_options
 @friendly_errors
-def features(root, feature_weights, batch_frames, jitter_views, jitter_scale, jitter_shift, address, n_workers,
+def features(root, encoder, feature_weights, batch_frames, jitter_views, jitter_scale, jitter_shift, address, n_workers,
              threads_per_worker, retry_failed, limit, lock_wait, flush_every, no_progress, verbose):
-    """Compute 2048-D ResNet-50 features of every tube, in its own crop boxes and in --jitter-views
-    augmented ones, for every video that has none at these settings (GPU workers when present). A video
-    is decoded once for all its tubes; one tracked again since is done again."""
+    """Compute 2048-D features (ResNet-50, or HMR's ResNet-v2-50 with --encoder hmr) of every tube, in
+    its own crop boxes and in --jitter-views augmented ones, for every video that has none at these
+    settings (GPU workers when present). A video is decoded once for all its tubes; one tracked again
+    since is done again.
+
+    \b
+    hmmr-convert-checkpoint hmr models/hmr_noS5.ckpt-642561 --out models/hmr_encoder.pt
+    hmmr-train features --root data --encoder hmr --feature-weights models/hmr_encoder.pt
+    """
     from pipelines.cluster import connect
     from pipelines.features import extract_features
     from train.features import FeatureConfig, JitterConfig
 
     setup_logging(verbose)
-    config = FeatureConfig(weights=feature_weights, batch_frames=batch_frames,
+    config = FeatureConfig(encoder=encoder, weights=feature_weights, batch_frames=batch_frames,
                            jitter=JitterConfig(views=jitter_views, scale_range=jitter_scale, shift_px=jitter_shift))
     with connect(cluster_config(address, n_workers, threads_per_worker)) as client:
         stats = extract_features(client, dataset_root(root), config,
