@@ -18,6 +18,7 @@ from manifests.split import SPLITS
 from manifests.tables import IMPORT_STAGE
 from pipelines.runner import RunnerConfig, RunStats, Stage, run_stage
 from published.h36m import TEST_CAMERAS, h36m_unit, list_h36m_sequences
+from published.media import video_id_of
 from published.penn_action import DEFAULT_FPS, list_penn_sequences, penn_unit
 from published.threedpw import GenderedBodies, list_3dpw_sequences, threedpw_unit
 
@@ -66,13 +67,13 @@ def import_units(config: ImportConfig) -> pd.DataFrame:
     """One unit per published sequence of the wanted splits: unit_id (the video id) and the files it reads."""
     if config.kind == "penn":
         sequences = [s for s in list_penn_sequences(config.source) if s.split in config.splits]
-        rows = [{"unit_id": f"{config.dataset}-{s.name}", "name": s.name, "split": s.split,
+        rows = [{"unit_id": video_id_of(config.dataset, s.name), "name": s.name, "split": s.split,
                  "label_path": str(s.label_path), "frames_dir": str(s.frames_dir)} for s in sequences]
     elif config.kind == "3dpw":
-        rows = [{"unit_id": f"{config.dataset}-{s.name}", "name": s.name, "split": s.split, "pkl_path": str(s.pkl_path),
+        rows = [{"unit_id": video_id_of(config.dataset, s.name), "name": s.name, "split": s.split, "pkl_path": str(s.pkl_path),
                  "images_dir": str(s.images_dir)} for s in list_3dpw_sequences(config.source, config.splits)]
     else:
-        rows = [{"unit_id": s.video_id.replace("h36m", config.dataset, 1), "split": s.split, "pose_2d": str(s.pose_2d),
+        rows = [{"unit_id": s.video_id(config.dataset), "split": s.split, "pose_2d": str(s.pose_2d),
                  "pose_3d": str(s.pose_3d), "video": str(s.video)}
                 for s in list_h36m_sequences(config.source, config.splits, config.test_cameras)]
     units = pd.DataFrame(rows)

@@ -12,7 +12,6 @@ The videos are linked into media/, not copied.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -21,7 +20,7 @@ import numpy as np
 
 from manifests.joints import N_LSP, convert_joints, HMMR_25
 from manifests.status import UnitResult
-from published.media import describe_media, link_media
+from published.media import describe_media, link_media, video_id_of
 from published.tubes import AnnotatedPerson, in_layouts, sequence_tables
 
 # The 32 joints of Human3.6M's pose files, named in our vocabulary where they are body joints.
@@ -58,9 +57,8 @@ class H36MSequence:
     pose_2d: Path
     video: Path
 
-    @property
-    def video_id(self) -> str:
-        return "h36m-" + re.sub(r"[^A-Za-z0-9_-]", "_", f"{self.subject}-{self.action}-{self.camera}")
+    def video_id(self, dataset: str = "h36m") -> str:
+        return video_id_of(dataset, self.subject, self.action, self.camera)
 
 
 def list_h36m_sequences(source: Path, splits: tuple[str, ...], test_cameras: tuple[str, ...] = TEST_CAMERAS) -> list[H36MSequence]:

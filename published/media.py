@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from fractions import Fraction
@@ -73,6 +74,11 @@ def link_media(source: Path, out: Path) -> Path:
     os.replace(temporary, out)
     fsync_dir(out.parent)
     return out
+
+
+def video_id_of(dataset: str, *parts: str) -> str:
+    """`<dataset>-<part>-<part>...` with every character outside [A-Za-z0-9_-] made `_` (ids name files)."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", "-".join((dataset, *parts)))
 
 
 def file_sha256(path: Path, chunk_bytes: int = 2**20) -> str:

@@ -7,11 +7,14 @@ training store (`train/data.py` and its successor) is not involved.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from manifests import FEATURES, TARGETS, TUBES, DatasetRoot, read_table
+from manifests import FEATURES, TARGETS, TUBES, DatasetRoot, read_arrow, read_table
 from manifests.joints import BODY_25, HMMR_25, N_LSP, convert_joints
 
 VISIBLE_CONFIDENCE = 0.1  # a BODY_25 detection counts as visible above this (the released code's OpenPose rule)
@@ -53,10 +56,21 @@ def training_keypoints_from_body25(keypoints: np.ndarray) -> np.ndarray:
     return hmmr
 
 
-def load_eval_sequences(root: DatasetRoot, datasets: tuple[str, ...], split: str) -> list[EvalSequence]:
-    """Every tube of `datasets` in `split`, with its view-0 features. Tubes with `targets` rows use those
-    (imported datasets); others use their BODY_25 keypoints."""
-    tubes = read_table(root, TUBES, columns=["tube_id", "video_id", "dataset", "split", "n_frames", "keypoints"])
+def _per_row_frames(column) -> list[np.ndarray]:
+    """A list<fixed_size_list<...>> Arrow column -> one (n, width) numpy array per row, without Python lists."""
+    column = column.combine_chunks() if hasattr(column, "combine_chunks") else column
+    offsets = column.offsets.to_numpy()
+    width = column.type.value_type.list_size
+    values = column.values.flatten().to_numpy(zero_copy_only=False).reshape(-1, width)
+    return [values[offsets[i]:offsets[i + 1]] for i in range(len(column))]
+
+
+def iter_eval_sequences(root: DatasetRoot, datasets: tuple[str, ...], split: str,
+                        videos_per_read: int = 64) -> Iterator[EvalSequence]:
+    """Every tube of `datasets` in `split`, with its view-0 features, a few videos' worth read at a time
+    (a test split's features do not all fit in memory as Python objects). Tubes with `targets` rows use
+    those (imported datasets); others use their BODY_25 keypoints."""
+    tubes = read_table(root, TUBES, columns=["tube_id", "video_id", "dataset", "split", "n_frames"])
     available = sorted(tubes["dataset"].unique())
     unknown = [d for d in datasets if d not in available]
     if unknown:
@@ -65,29 +79,41 @@ def load_eval_sequences(root: DatasetRoot, datasets: tuple[str, ...], split: str
     tubes = tubes[tubes["dataset"].isin(datasets) & (tubes["split"] == split)]
     if tubes.empty:
         raise EvalDataError(f"no {split} tubes of {list(datasets)} in {root.path}")
-    videos = list(pd.unique(tubes["video_id"]))
-    features = read_table(root, FEATURES, columns=["tube_id", "view", "bbox", "features"], units=videos)
-    features = features[features["view"] == 0].set_index("tube_id")
-    missing = sorted(set(tubes["tube_id"]) - set(features.index))
+    featured = read_table(root, FEATURES, columns=["tube_id", "view"], units=list(pd.unique(tubes["video_id"])))
+    missing = sorted(set(tubes["tube_id"]) - set(featured.loc[featured["view"] == 0, "tube_id"]))
     if missing:
         raise EvalDataError(f"{len(missing)} {split} tubes have no features yet (e.g. {missing[0]}); "
                             f"run `hmmr-train features --root {root.path}` first")
-    targets = read_table(root, TARGETS, columns=["tube_id", "keypoints", "joints_3d"], units=videos).set_index("tube_id")
-    sequences = []
+    videos = list(pd.unique(tubes["video_id"]))
+    for first in range(0, len(videos), videos_per_read):
+        chunk = videos[first:first + videos_per_read]
+        yield from _sequences_of(root, tubes[tubes["video_id"].isin(chunk)], chunk)
+
+
+def _sequences_of(root: DatasetRoot, tubes: pd.DataFrame, videos: list[str]) -> Iterator[EvalSequence]:
+    features = read_arrow(root, FEATURES, columns=["tube_id", "view", "bbox", "features"], units=videos)
+    features = features.filter(pc.equal(features["view"], 0))
+    rows = {tube_id: i for i, tube_id in enumerate(features["tube_id"].to_pylist())}
+    vectors, boxes = _per_row_frames(features["features"]), _per_row_frames(features["bbox"])
+    body25 = read_arrow(root, TUBES, columns=["tube_id", "keypoints"], units=videos)
+    body25_rows = dict(zip(body25["tube_id"].to_pylist(), _per_row_frames(body25["keypoints"])))
+    targets = read_arrow(root, TARGETS, columns=["tube_id", "keypoints", "joints_3d"], units=videos)
+    target_rows = {tube_id: i for i, tube_id in enumerate(targets["tube_id"].to_pylist())}
+    target_keypoints = _per_row_frames(targets["keypoints"])
+    has_3d = targets["joints_3d"].is_valid().to_numpy(zero_copy_only=False)
+    target_3d = _per_row_frames(targets["joints_3d"].fill_null(pa.scalar([], targets["joints_3d"].type)))
     for row in tubes.itertuples(index=False):
-        boxes = np.stack(features.at[row.tube_id, "bbox"]).astype(np.float64)
-        if len(boxes) != row.n_frames:
-            raise EvalDataError(f"tube {row.tube_id} has {row.n_frames} frames but its features {len(boxes)}: its video "
+        i = rows[row.tube_id]
+        if len(boxes[i]) != row.n_frames:
+            raise EvalDataError(f"tube {row.tube_id} has {row.n_frames} frames but its features {len(boxes[i])}: its video "
                                 f"was tracked or imported again since; run `hmmr-train features --root {root.path}`")
         joints_3d = None
-        if row.tube_id in targets.index:
-            keypoints = np.stack(targets.at[row.tube_id, "keypoints"]).reshape(-1, 25, 3)
-            stored = targets.at[row.tube_id, "joints_3d"]
-            if stored is not None:
-                joints_3d = np.stack(stored).reshape(-1, N_LSP, 3).astype(np.float64)
+        if row.tube_id in target_rows:
+            t = target_rows[row.tube_id]
+            keypoints = target_keypoints[t].reshape(-1, 25, 3)
+            if has_3d[t]:
+                joints_3d = target_3d[t].reshape(-1, N_LSP, 3).astype(np.float64)
         else:
-            keypoints = training_keypoints_from_body25(np.stack(row.keypoints))
-        sequences.append(EvalSequence(tube_id=row.tube_id, video_id=row.video_id, dataset=row.dataset,
-                                      features=np.stack(features.at[row.tube_id, "features"]), bbox=boxes,
-                                      keypoints=keypoints.astype(np.float64), joints_3d=joints_3d))
-    return sequences
+            keypoints = training_keypoints_from_body25(body25_rows[row.tube_id])
+        yield EvalSequence(tube_id=row.tube_id, video_id=row.video_id, dataset=row.dataset, features=vectors[i],
+                           bbox=boxes[i].astype(np.float64), keypoints=keypoints.astype(np.float64), joints_3d=joints_3d)

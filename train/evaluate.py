@@ -237,7 +237,7 @@ def evaluate_checkpoint(config: EvalConfig) -> tuple[dict, Path]:
     from manifests import DatasetRoot
     from manifests.atomic import write_json_atomic
     from train.body import BodyModel
-    from train.eval_data import load_eval_sequences
+    from train.eval_data import iter_eval_sequences
 
     device = torch.device("cuda" if config.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if config.device == "auto" else config.device))
@@ -255,11 +255,12 @@ def evaluate_checkpoint(config: EvalConfig) -> tuple[dict, Path]:
                     "predicted with %d frames of context on each side, not %d", window, model.config.receptive_field,
                     (window - 1) // 2, margin)
         margin = (window - 1) // 2
-    sequences = load_eval_sequences(DatasetRoot(Path(config.root)), datasets, config.split)
-    log.info("evaluating %s on %d %s tubes of %s (windows of %d, margin %d)", config.checkpoint, len(sequences),
-             config.split, list(datasets), window, margin)
-    per_tube = [(sequence, evaluate_sequence(model, body, sequence, window, margin, delta, device))
-                for sequence in tqdm(sequences, desc="eval", unit="tube")]
+    log.info("evaluating %s on the %s tubes of %s (windows of %d, margin %d)", config.checkpoint, config.split,
+             list(datasets), window, margin)
+    # Each tube's features are dropped once its per-frame metrics are made: only those are kept.
+    per_tube = [(_without_arrays(sequence), evaluate_sequence(model, body, sequence, window, margin, delta, device))
+                for sequence in tqdm(iter_eval_sequences(DatasetRoot(Path(config.root)), datasets, config.split),
+                                     desc="eval", unit="tube")]
     results = summarise(per_tube)
     out = Path(config.out) if config.out else default_results_path(Path(config.checkpoint), config.split, datasets)
     write_json_atomic(out, {"checkpoint": str(config.checkpoint), "split": config.split, "datasets": list(datasets),
@@ -268,6 +269,14 @@ def evaluate_checkpoint(config: EvalConfig) -> tuple[dict, Path]:
                                       "mpjpe": "mm", "pa_mpjpe": "mm"},
                             "results": _jsonable(results)})
     return results, out
+
+
+def _without_arrays(sequence: EvalSequence) -> EvalSequence:
+    """The sequence's identity and length only (what `summarise` needs), its arrays released."""
+    from dataclasses import replace
+
+    return replace(sequence, features=np.zeros((sequence.n_frames, 0), np.float16), bbox=sequence.bbox[:0],
+                   keypoints=sequence.keypoints[:0], joints_3d=None)
 
 
 def _jsonable(results: dict) -> dict:
