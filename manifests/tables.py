@@ -241,7 +241,8 @@ TARGETS = TableSpec(
     producer=IMPORT_STAGE,
     units={
         "keypoints": "per frame: HMMR_25 x (x_px, y_px, visibility 0/1) in the original frame's pixels",
-        "joints_3d": "per frame: the first N_LSP joints of HMMR_25 x (x, y, z) in metres, camera axes; null = no 3D",
+        "joints_3d": "per frame: the first N_LSP joints of HMMR_25 x (x, y, z) in metres, camera axes; null = no 3D; "
+                     "a NaN frame = no 3D for that frame (3DPW where its camera pose is not valid)",
         "pose": "per frame: SMPL pose, 24 x axis-angle (radians), global orientation first; null = no SMPL",
         "shape": "SMPL betas (10) for the whole tube; null = no SMPL",
         "source": "the published format and file the tube came from",

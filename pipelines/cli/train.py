@@ -113,34 +113,38 @@ def features(root, encoder, feature_weights, batch_frames, jitter_views, jitter_
 @main.command("eval", context_settings=CONTEXT)
 @root_option
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), required=True)
-@click.option("--split", default="val", show_default=True, type=click.Choice(["train", "val", "test"]))
-@click.option("--batches", default=16, show_default=True)
+@click.option("--datasets", default="", help="Datasets to evaluate, e.g. 3dpw,h36m,penn [default: the checkpoint's].")
+@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "val", "test"]))
+@click.option("--smpl-model-dir", type=click.Path(exists=True), default=None,
+              help="SMPL model folder [default: the one the checkpoint trained with].")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="JSON results [default: eval_<split>_<datasets>.json beside the checkpoint].")
+@click.option("--device", default="auto", show_default=True)
+@click.option("-v", "--verbose", is_flag=True)
 @friendly_errors
-def evaluate_command(root, checkpoint, split, batches):
-    """PCK@0.05 and acceleration of a checkpoint on a split of its datasets."""
-    import torch
+def evaluate_command(root, checkpoint, datasets, split, smpl_model_dir, out, device, verbose):
+    """The paper's evaluation of a checkpoint on whole tubes, as the authors' released eval computes it.
 
-    from train.body import BodyModel
-    from train.data import WindowSampler, load_sequences
-    from train.loop import TrainConfig, evaluate
-    from train.losses import LossWeights
-    from train.model import HMMR, ModelConfig
+    \b
+    hmmr-import 3dpw /data/3DPW --root data --split test --smpl-model-dir models/smpl   # once per dataset
+    hmmr-train features --root data
+    hmmr-train eval --root data --checkpoint runs/hmmr/checkpoint.pt --datasets 3dpw,h36m,penn --split test
 
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    saved = dict(state["config"])
-    saved["model"], saved["weights"] = ModelConfig(**saved["model"]), LossWeights(**saved["weights"])
-    saved["datasets"] = tuple(saved["datasets"])
-    saved["mix"] = tuple(tuple(m) for m in saved["mix"])
-    config = TrainConfig(**{**saved, "root": root, "val_batches": batches, "device": "cpu"})
-    model = HMMR(config.model)
-    model.load_state_dict(state["model"])
-    sequences = load_sequences(dataset_root(root), config.datasets, split, config.window)
-    if not sequences:
-        raise click.ClickException(f"no {split} tubes of {list(config.datasets)} with features in {root}")
-    metrics = evaluate(model, BodyModel(config.smpl_model_dir), WindowSampler(sequences, config.window), config,
-                       torch.device("cpu"))
-    for name, value in metrics.items():
-        click.echo(f"{name}: {value:.4f}")
+    \b
+    Rows: movie (the temporal model's present), hallucinated (one frame alone), past_5 / future_5 (the
+    hallucinator's poses 5 frames away, against the truth there) and their constant baselines.
+    Columns: accel (mm/frame^2, predicted joints), accel_error (vs the truth), kp / kp_pa (px of the 224
+    crop, before / after the best scale and translation), pck (within 0.05 x 224 px), mpjpe / pa_mpjpe (mm,
+    14 LSP joints, pelvis-aligned; datasets with 3D only). Our own datasets work too (2D metrics only).
+    """
+    from train.evaluate import EvalConfig, evaluate_checkpoint, format_table
+
+    setup_logging(verbose)
+    config = EvalConfig(root=root, checkpoint=checkpoint, datasets=tuple(d for d in datasets.split(",") if d),
+                        split=split, smpl_model_dir=smpl_model_dir, device=device, out=out)
+    results, written = evaluate_checkpoint(config)
+    click.echo(format_table(results))
+    click.echo(f"written: {written}")
 
 
 if __name__ == "__main__":
