@@ -49,6 +49,11 @@ def example_frame(name: str, n: int = 3) -> pd.DataFrame:
                         pose=[rng.random((4, 72)) if i == 0 else None for i in range(n)],
                         shape=[rng.random(10) if i == 0 else None for i in range(n)],
                         source=["test"] * n),
+        # A VLOG clip with its segment, an InstaVariety post with its official split, a plain listed URL.
+        "sources": dict(video_id=ids, source_id=["0_0_I_v_LdhYI_Pq00I_021_", "golf/4529_n", "x"], list_name=["l"] * n,
+                        dataset=["vlog", "insta", "vlog"], url=[f"http://x/{i}" for i in ids],
+                        split=[None, "test", None], start_frame=[120, None, None], end_frame=[480, None, None],
+                        metadata=[None, '{"shortcode": "B1"}', None], recorded_at=[now] * n),
     }
     return pd.DataFrame(frames[name])
 
