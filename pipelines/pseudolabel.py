@@ -6,7 +6,8 @@ from functools import partial
 import pandas as pd
 from distributed import Client
 
-from manifests import DETECTIONS, SHOTS, VIDEOS, DatasetRoot, read_table
+from manifests import DETECTIONS, SHOTS, VIDEOS, DatasetRoot, live_flushes, read_table
+from manifests.tables import IMPORT_STAGE
 from pipelines.runner import RunnerConfig, RunStats, Stage, run_stage
 from pipelines.tracking import track
 from pseudolabel.work import PoseStageConfig, pose_unit
@@ -30,8 +31,10 @@ def video_units(root: DatasetRoot, datasets: tuple[str, ...] = ()) -> pd.DataFra
 
 def pseudolabel(client: Client, root: DatasetRoot, pose: PoseStageConfig, runner: RunnerConfig,
                 datasets: tuple[str, ...] = ()) -> list[RunStats]:
-    """Pose every harvested video, then track the posed ones into tubes."""
+    """Pose every harvested video, then track the posed ones into tubes. Videos whose rows the import stage
+    owns (the authors' tracks, tfrecord crops) are never posed: their detections are the imported ones."""
     units = video_units(root, datasets)
-    stats = [run_stage(client, root, pose_stage(pose), units, runner)]
+    imported = units["unit_id"].isin(live_flushes(root, IMPORT_STAGE).index)
+    stats = [run_stage(client, root, pose_stage(pose), units[~imported], runner)]
     stats.append(track(client, root, runner, units, pose_version=pose.version()))
     return stats
