@@ -179,3 +179,11 @@ def test_a_unit_with_no_rows_gives_an_empty_table(name):
     spec = DATA_TABLES[name]
     table = to_table(spec, {column: [] for column in spec.columns})
     assert table.num_rows == 0 and table.schema == spec.schema
+
+
+def test_a_unit_with_no_rows_given_as_empty_arrays_gives_an_empty_table():
+    """A pose unit where nobody was found hands (0, 75) keypoints; that used to fail the unit."""
+    spec = DATA_TABLES["detections"]
+    table = to_table(spec, {"video_id": [], "frame": np.zeros(0, np.int64), "person": np.zeros(0, np.int32),
+                            "keypoints": np.zeros((0, KEYPOINT_WIDTH), np.float32), "backend": [], "backend_version": []})
+    assert table.num_rows == 0 and table.schema == spec.schema
