@@ -21,10 +21,10 @@ import numpy as np
 from manifests.joints import BODY_25, N_BODY_25
 
 NOT_JOINTS = frozenset({"frame", "imloc", "track_id", "bbox", "image_id", "score", "category_id"})
-# Spellings without a side letter, or whose name differs from ours beyond spacing and case.
-_SPECIAL_NAMES = {"hip": "mid_hip", "midhip": "mid_hip", "mid hip": "mid_hip", "pelvis": "mid_hip"}
-_SIDE = re.compile(r"^([rl])\s*(.+)$")
-IGNORED_JOINTS = frozenset({"head", "head_top"})  # the authors' layout has a head slot OpenPose never fills
+_SIDED = re.compile(r"^(right|left|r|l) ?(.+)$")  # 'R Knee', 'RKnee', 'right knee'
+_UNSIDED = {"hip": "mid_hip", "midhip": "mid_hip", "pelvis": "mid_hip", "nose": "nose", "neck": "neck"}
+_PARTS = {"bigtoe": "big_toe", "smalltoe": "small_toe"}
+IGNORED_JOINTS = frozenset({"head", "headtop"})  # the authors' layout has a head slot OpenPose never fills
 
 
 class TracksError(ValueError):
@@ -32,20 +32,20 @@ class TracksError(ValueError):
 
 
 def body25_name(name: str) -> str | None:
-    """Our BODY_25 name for one of the authors' joint names ('R Big Toe' -> 'right_big_toe'), None for
-    a joint BODY_25 does not have (their 'Head')."""
-    words = re.sub(r"[\s_]+", " ", name.strip().lower())
-    if words in _SPECIAL_NAMES:
-        return _SPECIAL_NAMES[words]
-    side = _SIDE.match(words)
-    if side and (words.startswith(("r ", "l ")) or not words.startswith(("right", "left"))):
-        words = f"{'right' if side.group(1) == 'r' else 'left'} {side.group(2)}"
-    snake = re.sub(r"(?<=[a-z])(?=(big|small)?toe$)", " ", words).replace("bigtoe", "big toe")
-    snake = re.sub(r"\s+", "_", snake.replace("smalltoe", "small toe"))
-    if snake in BODY_25:
-        return snake
-    if snake.replace("right_", "").replace("left_", "") in IGNORED_JOINTS or snake in IGNORED_JOINTS:
+    """Our BODY_25 name for one of the authors' joint names ('R Big Toe' -> 'right_big_toe', their 'Hip' ->
+    'mid_hip'), None for a joint BODY_25 does not have (their 'Head')."""
+    words = re.sub(r"[\s_]+", " ", name.strip()).lower()
+    compact = words.replace(" ", "")
+    if compact in _UNSIDED:
+        return _UNSIDED[compact]
+    if compact in IGNORED_JOINTS:
         return None
+    sided = _SIDED.match(words)
+    if sided:
+        part = sided.group(2).replace(" ", "")
+        ours = f"{'right' if sided.group(1).startswith('r') else 'left'}_{_PARTS.get(part, part)}"
+        if ours in BODY_25:
+            return ours
     raise TracksError(f"joint name {name!r} is not an OpenPose BODY_25 joint (known: {list(BODY_25)})")
 
 

@@ -26,7 +26,7 @@ from authors.tracks import track_videos
 from authors.tracks_import import TRACKS_IMPORT_VERSION, tracks_unit
 from harvest.ids import sanitise
 from manifests import (DETECTIONS, FEATURES, SHOTS, SOURCES, TARGETS, TRACKS, TUBES, VIDEOS, DatasetRoot,
-                       read_table)
+                       latest_status, read_table)
 from manifests.split import SPLITS
 from manifests.tables import IMPORT_STAGE
 from pipelines.runner import RunnerConfig, RunStats, Stage, run_stage
@@ -77,9 +77,8 @@ def import_tracks(client: Client, root: DatasetRoot, tracks_root: Path, runner: 
 
 
 def imported_flushes(root: DatasetRoot, kind_version: str) -> pd.Series:
-    """{video_id: flush} of the videos whose live import is of this kind (e.g. the tracks import)."""
-    from manifests import latest_status
-
+    """{video_id: flush} of the videos whose latest import attempt is an ok one of this kind (the tracks
+    import, the tfrecords import)."""
     status = latest_status(root, IMPORT_STAGE)
     if status.empty:
         return pd.Series([], dtype=object)

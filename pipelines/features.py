@@ -18,10 +18,18 @@ def features_stage(config: FeatureConfig) -> Stage:
                  make_context=partial(FeatureExtractor, config), config=config)
 
 
-def extract_features(client: Client, root: DatasetRoot, config: FeatureConfig, runner: RunnerConfig) -> RunStats:
+def extract_features(client: Client, root: DatasetRoot, config: FeatureConfig, runner: RunnerConfig,
+                     imported: bool = False) -> RunStats:
     """Features for the tubes of every tracked video. A unit is a video (decoded once for all its tubes);
-    a video tracked again since its features were made (another tracking commit) is done again."""
+    a video tracked again since its features were made (another tracking commit) is done again.
+    imported: also the tubes imported from the authors' tfrecords (their stand-in videos of crops), whose
+    features then replace the file's image/phis."""
     tracked = live_flushes(root, "tracking")
+    if imported:
+        from authors.tfrecord_import import TFRECORD_IMPORT_VERSION
+        from pipelines.authors_import import imported_flushes
+
+        tracked = pd.concat([tracked, imported_flushes(root, TFRECORD_IMPORT_VERSION)])
     with_tubes = pd.unique(read_table(root, TUBES, columns=["video_id"])["video_id"])
     videos = read_table(root, VIDEOS, columns=["video_id", "media_path"]).set_index("video_id")
     ids = [v for v in with_tubes if v in tracked.index and v in videos.index]

@@ -12,7 +12,8 @@ from pipelines.cli.common import (cluster_config, cluster_options_with, dataset_
 @click.option("--hashtags", type=click.Path(exists=True, dir_okay=False),
               help="File of hashtags, one a line ('#' optional; blank lines and '# comments' allowed).")
 @click.option("--urls", type=click.Path(exists=True, dir_okay=False),
-              help="File of video/playlist URLs or YouTube ids, one a line (VLOG-style lists).")
+              help="File of video/playlist URLs, YouTube ids or VLOG clip ids (the authors' vlog_ids.txt: "
+                   "0_0_I_v_LdhYI_Pq00I_021_), one a line.")
 @click.option("--instavariety", type=click.Path(exists=True, dir_okay=False),
               help="The HMMR authors' InstaVariety.json: each post's page is harvested, its download tag recorded "
                    "as the query, the post's record kept in the `sources` table.")

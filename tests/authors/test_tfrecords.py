@@ -195,3 +195,80 @@ def test_export_then_import_gives_the_same_dataset_and_the_same_records(client, 
                                                atol=1e-4, err_msg=column)
     for a, b in zip(first[3]["media_path"], second[3]["media_path"]):
         assert (root.path / a).read_bytes() == (again.path / b).read_bytes()
+
+
+def test_the_stand_in_crops_feed_our_features_stage_on_request(client, root, tmp_path):
+    from pipelines.features import extract_features
+    from train.features import FeatureConfig, JitterConfig
+
+    import_tfrecords(client, root, [authors_tree(tmp_path)], None, None, TfrecordImportConfig(), RUNNER)
+    config = FeatureConfig(jitter=JitterConfig(views=0))
+    assert extract_features(client, root, config, RUNNER).n_input == 0  # the authors' phis are left alone
+    stats = extract_features(client, root, config, RUNNER, imported=True)
+    assert (stats.n_ok, stats.n_failed) == (2, 0), stats.failures
+    features = read_table(root, FEATURES).sort_values("tube_id")
+    assert list(features["extractor"]) == ["resnet50"] * 2 and list(features["n_frames"]) == [3, 2]
+
+
+def test_our_own_tubes_export_with_their_crops_keypoints_and_features(client, root, tmp_path):
+    """A tube of a real video (a clip ffmpeg made), with two feature views: each copy holds that view's
+    224x224 crops and keypoints in that view's crop units, as our trainer computes them."""
+    import io
+
+    import pandas as pd
+    from PIL import Image
+
+    from conftest import make_clip
+    from manifests.joints import BODY_25, HMMR_25, convert_joints
+    from media.decode import DecodeConfig, open_stream
+    from pipelines.runner import Stage, run_stage
+    from train.data import to_crop_units
+    from train.features import crop
+
+    media = root.path / "media" / "clip-a.mp4"
+    media.parent.mkdir(parents=True)
+    make_clip(media, seconds=2.0, size="320x240", rate=10)
+    n, rng = 12, np.random.default_rng(3)
+    keypoints = np.zeros((n, 25, 3), np.float32)
+    keypoints[..., 0] = rng.uniform(100, 220, (n, 25))
+    keypoints[..., 1] = rng.uniform(40, 200, (n, 25))
+    keypoints[..., 2] = rng.choice([0.05, 0.6, 0.9], (n, 25))
+    boxes = [np.tile([160.0, 120.0, 1.2], (n, 1)).astype(np.float32),
+             np.tile([170.0, 110.0, 1.5], (n, 1)).astype(np.float32)]
+    vectors = [rng.normal(0, 1, (n, 2048)).astype(np.float16) for _ in boxes]
+
+    def rows(payload, context):
+        return {"videos": {"video_id": ["clip-a"], "dataset": ["mine"], "query": ["q"], "url": ["u"],
+                           "webpage_url": [None], "media_path": ["media/clip-a.mp4"], "sha256": ["0" * 64],
+                           "n_bytes": [1], "duration_s": [2.0], "fps": [10.0], "width": [320], "height": [240],
+                           "codec": ["h264"], "uploader": [None], "upload_date": [None], "license": [None],
+                           "title": [None], "harvested_at": [pd.Timestamp.now(tz="UTC")], "split": ["train"]},
+                "tubes": {"tube_id": ["clip-a-t0-4"], "video_id": ["clip-a"], "dataset": ["mine"], "split": ["train"],
+                          "track_id": [0], "shot": [0], "start_frame": [4], "end_frame": [4 + n], "n_frames": [n],
+                          "fps": [10.0], "keypoints": [keypoints.reshape(n, 75)], "bbox": [boxes[0]],
+                          "mean_confidence": [0.7], "mean_visible_joints": [15.0]},
+                "features": {"tube_id": ["clip-a-t0-4"] * 2, "video_id": ["clip-a"] * 2, "view": [0, 1],
+                             "n_frames": [n] * 2, "bbox": boxes, "features": vectors, "extractor": ["resnet50"] * 2,
+                             "extractor_version": ["1"] * 2, "tubes_flush": ["f"] * 2}}
+
+    run_stage(client, root, Stage("import", "test", (VIDEOS, TUBES, FEATURES), rows), pd.DataFrame({"unit_id": ["clip-a"]}),
+              RUNNER)
+    written = export_tfrecords(root, tmp_path / "out", views=2, progress=False)
+    assert [p.name for p in written] == ["mine_00_copy00.tfrecord", "mine_00_copy01.tfrecord"]
+    _, decoded = open_stream(media, DecodeConfig(fps=10.0))
+    frames = [f.rgb for f in decoded][4:4 + n]
+    for view, path in enumerate(written):
+        (record,) = list(read_records(path))
+        tube = hmmr_tube_of(decode_example(record), path.name)
+        units, _ = to_crop_units(keypoints, boxes[view])  # what our trainer trains on
+        hmmr = convert_joints(keypoints, BODY_25, HMMR_25)
+        seen = hmmr[..., 2] >= 0.1
+        np.testing.assert_array_equal(tube.keypoints[..., 2], seen)
+        np.testing.assert_allclose(tube.keypoints[..., :2][seen], units[seen], atol=1e-5)
+        assert (tube.keypoints[..., :2][~seen] == 0).all()
+        np.testing.assert_array_equal(tube.phis, vectors[view].astype(np.float32))
+        for jpeg, rgb, box in zip(tube.jpegs, frames, boxes[view]):
+            image = np.asarray(Image.open(io.BytesIO(jpeg)))
+            assert image.shape == (224, 224, 3)
+            assert np.abs(image.astype(int) - crop(rgb, *box).astype(int)).mean() < 4  # JPEG at quality 95
+        assert tube.filenames[0] == "clip-a.mp4#4" and tube.poses is None
