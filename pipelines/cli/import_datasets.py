@@ -110,16 +110,27 @@ def main():
     """Import published datasets into ROOT's tables, each as a dataset with its own split.
 
     \b
-    hmmr-import penn /data/Penn_Action --root data
-    hmmr-import 3dpw /data/3DPW --root data --split test --smpl-model-dir models/smpl
-    hmmr-import h36m /data/human36m --root data
-    hmmr-train features --root data          # features of the imported tubes, like ours
-    hmmr-train eval --root data --checkpoint runs/hmmr/checkpoint.pt --datasets 3dpw,h36m,penn --split test
+    The paper's 3D and 2D benchmarks:
+      hmmr-import penn /data/Penn_Action --root data
+      hmmr-import 3dpw /data/3DPW --root data --split test --smpl-model-dir models/smpl
+      hmmr-import h36m /data/human36m --root data
+      hmmr-train features --root data          # features of the imported tubes, like ours
+      hmmr-train eval --root data --checkpoint runs/hmmr/checkpoint.pt --datasets 3dpw,h36m,penn --split test
+    What the HMMR authors published (akanazawa/human_dynamics):
+      hmmr-harvest --instavariety InstaVariety.json --split-list insta_variety_train.txt \\
+                   --split-list insta_variety_test.txt --cookies cookies.txt --root data
+      hmmr-import tracks InstaVariety_tracks --root data     # their OpenPose tracks, not ours
+      hmmr-pseudolabel run --root data                        # cuts tubes from those tracks; poses nothing
+      hmmr-train features --root data
+    Or train on their preprocessed tubes directly:
+      hmmr-import tfrecords tf_datasets/insta_variety --root data
     """
 
 
 def register(group: click.Group) -> None:
-    for command in (penn, threedpw, h36m):
+    from pipelines.cli.authors import import_tfrecords_command, import_tracks_command
+
+    for command in (penn, threedpw, h36m, import_tracks_command, import_tfrecords_command):
         group.add_command(command)
 
 

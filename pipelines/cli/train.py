@@ -83,15 +83,18 @@ def main(ctx, root, datasets, mix, smpl_model_dir, mocap, out_dir, steps, batch_
 @click.option("--jitter-scale", default=(0.8, 1.23), type=(float, float), show_default=True,
               help="Range of the scale factor (HMR's scale_min, scale_max).")
 @click.option("--jitter-shift", default=20.0, show_default=True, help="Largest shift, in pixels of the 224 crop.")
+@click.option("--imported", is_flag=True,
+              help="Also the tubes imported with `hmmr-import tfrecords` (from their stand-in videos of crops): "
+                   "this extractor's features replace the file's image/phis.")
 @cluster_options
 @runner_options
 @friendly_errors
-def features(root, encoder, feature_weights, batch_frames, jitter_views, jitter_scale, jitter_shift, address, n_workers,
-             threads_per_worker, retry_failed, limit, lock_wait, flush_every, no_progress, verbose):
+def features(root, encoder, feature_weights, batch_frames, jitter_views, jitter_scale, jitter_shift, imported, address,
+             n_workers, threads_per_worker, retry_failed, limit, lock_wait, flush_every, no_progress, verbose):
     """Compute 2048-D features (ResNet-50, or HMR's ResNet-v2-50 with --encoder hmr) of every tube, in
     its own crop boxes and in --jitter-views augmented ones, for every video that has none at these
-    settings (GPU workers when present). A video is decoded once for all its tubes; one tracked again
-    since is done again.
+    settings (GPU workers when present). A video is decoded once for all its tubes; one tracked or
+    imported again since is done again.
 
     \b
     hmmr-convert-checkpoint hmr models/hmr_noS5.ckpt-642561 --out models/hmr_encoder.pt
@@ -106,7 +109,8 @@ def features(root, encoder, feature_weights, batch_frames, jitter_views, jitter_
                            jitter=JitterConfig(views=jitter_views, scale_range=jitter_scale, shift_px=jitter_shift))
     with connect(cluster_config(address, n_workers, threads_per_worker)) as client:
         stats = extract_features(client, dataset_root(root), config,
-                                 runner_config(retry_failed, limit, lock_wait, flush_every, no_progress))
+                                 runner_config(retry_failed, limit, lock_wait, flush_every, no_progress),
+                                 imported=imported)
     report([stats])
 
 
