@@ -22,7 +22,7 @@ from typing import Iterator
 import yaml
 
 from bench.report import Section
-from harvest.loopback import Site, serve
+from testing.loopback import Site, serve
 from harvest.queries import read_url_list
 from harvest.ytdlp import HarvestConfig, known_single_video
 from pipelines.cluster import ClusterConfig, connect

@@ -13,7 +13,7 @@ from bench.report import Section, best_of
 from manifests import DatasetRoot, status_spec, to_table, write_part
 from pipelines.cluster import ClusterConfig, connect
 from pipelines.runner import RunnerConfig, plan_units, run_stage
-from pipelines.toy import noop_work, toy_stage, toy_units
+from testing.toy import noop_work, toy_stage, toy_units
 
 N_UNITS = 2000
 N_PLAN = 1_000_000

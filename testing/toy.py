@@ -2,7 +2,7 @@
 
 Each unit writes `n_rows` rows to the `toy` table; a unit whose payload says `fail` raises, one that
 says `skip` is skipped, one that says `die` kills its worker process (as a crash in a decoder would).
-`python -m pipelines.toy ROOT --units 200` runs it on a LocalCluster, which is how the crash test kills
+`python -m testing.toy ROOT --units 200` runs it on a LocalCluster, which is how the crash test kills
 a real run in a subprocess.
 """
 from __future__ import annotations

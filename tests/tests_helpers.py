@@ -12,7 +12,7 @@ def harvest_clips(client, root, names, tmp_path, runner=None):
     """Harvest committed clips of real people (tests/data/<name>.mp4) into `root` through the loopback site."""
     from pathlib import Path
 
-    from harvest.loopback import Site, serve
+    from testing.loopback import Site, serve
     from harvest.queries import read_url_list
     from harvest.ytdlp import HarvestConfig
     from pipelines.harvest import harvest

@@ -82,7 +82,7 @@ def report_command(root, out_dir):
     from pathlib import Path
 
     from manifests import DETECTIONS, TRACKS, TUBES, VIDEOS, latest_status, read_table
-    from pseudolabel.report import ReportInputs, write_report
+    from pipelines.report import ReportInputs, write_report
 
     dataset = dataset_root(root)
     videos = read_table(dataset, VIDEOS)

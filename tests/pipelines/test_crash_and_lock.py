@@ -6,22 +6,24 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from manifests import DatasetRoot, latest_status, read_table
 from manifests.store import list_parts
-from pipelines.toy import TOY
+from testing.toy import TOY
 
 pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parents[2]  # testing/ is not installed: run its command from the repository
 
 
 def toy_run(root: DatasetRoot, *args: str, env: dict | None = None, wait: bool = True, timeout: float = 120):
-    command = [sys.executable, "-m", "pipelines.toy", str(root.path), "--threads", *args]
+    command = [sys.executable, "-m", "testing.toy", str(root.path), "--threads", *args]
     full_env = {**os.environ, **(env or {})}
     if not wait:
-        return subprocess.Popen(command, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    return subprocess.run(command, env=full_env, capture_output=True, text=True, timeout=timeout)
+        return subprocess.Popen(command, env=full_env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.run(command, env=full_env, cwd=REPO, capture_output=True, text=True, timeout=timeout)
 
 
 def sorted_rows(root: DatasetRoot):

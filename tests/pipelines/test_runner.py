@@ -8,7 +8,7 @@ import pytest
 
 from manifests import latest_status, read_table
 from pipelines.runner import RunnerConfig, Stage, run_stage
-from pipelines.toy import TOY, toy_stage, toy_units
+from testing.toy import TOY, toy_stage, toy_units
 
 QUIET = RunnerConfig(flush_every_units=25, progress=False)
 
