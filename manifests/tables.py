@@ -249,15 +249,17 @@ TARGETS = TableSpec(
 )
 
 STATUS_OK, STATUS_FAILED, STATUS_SKIPPED = "ok", "failed", "skipped"
+UNIT_ID = "unit_id"  # the status column naming a unit (a payload's `UnitPayload.unit_id`)
+STATUS_FOLDER = "_status"  # manifests/_status/<stage>/ holds each stage's status parts
 STATUS_VALUES = (STATUS_OK, STATUS_FAILED, STATUS_SKIPPED)
 
 
 def status_spec(stage: str) -> TableSpec:
     """The status table of one stage: one row per finished unit attempt (`_status/<stage>/`)."""
     return TableSpec(
-        name=f"_status/{stage}",
+        name=f"{STATUS_FOLDER}/{stage}",
         schema=pa.schema([
-            _required("unit_id", pa.string()),
+            _required(UNIT_ID, pa.string()),
             _required("stage", pa.string()),
             _required("version", pa.string()),
             _required("status", pa.string()),
@@ -268,8 +270,8 @@ def status_spec(stage: str) -> TableSpec:
             _required("finished_at", TIMESTAMP),
             _required("duration_s", pa.float64()),
         ]),
-        key=("unit_id", "flush_id"),
-        unit_column="unit_id",
+        key=(UNIT_ID, "flush_id"),
+        unit_column=UNIT_ID,
         producer=stage,
         units={
             "status": "ok | failed | skipped",

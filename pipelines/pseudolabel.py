@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from functools import partial
 
-import pandas as pd
 from distributed import Client
 
-from manifests import DETECTIONS, SHOTS, VIDEOS, DatasetRoot, read_table
-from pipelines.runner import RunnerConfig, RunStats, Stage, run_stage
-from pipelines.tracking import track
-from pseudolabel.work import PoseStageConfig, pose_unit
+from manifests import DETECTIONS, SHOTS, DatasetRoot
+from pipelines.dask_scheduler import DaskScheduler
+from pipelines.runner import RunnerConfig, RunStats, holding_root, run_stage
+from pipelines.stage import Stage
+from pipelines.tracking import harvested_videos, track
+from pseudolabel.work import PosePayload, PoseStageConfig, pose_unit
 
 
 def pose_stage(config: PoseStageConfig) -> Stage:
@@ -18,20 +19,17 @@ def pose_stage(config: PoseStageConfig) -> Stage:
                  make_context=config.backend.build, config=config)
 
 
-def video_units(root: DatasetRoot, datasets: tuple[str, ...] = ()) -> pd.DataFrame:
+def pose_payloads(root: DatasetRoot, datasets: tuple[str, ...] = ()) -> list[PosePayload]:
     """One unit per harvested video (optionally of some datasets), with its absolute media path."""
-    videos = read_table(root, VIDEOS, columns=["video_id", "dataset", "split", "media_path", "fps"])
-    if datasets:
-        videos = videos[videos["dataset"].isin(datasets)]
-    return pd.DataFrame({"unit_id": videos["video_id"].to_numpy(),
-                         "media_path": [str(root.path / p) for p in videos["media_path"]],
-                         "dataset": videos["dataset"].to_numpy(), "split": videos["split"].to_numpy()})
+    videos = harvested_videos(root, datasets)
+    return [PosePayload(unit_id=video.video_id, media_path=str(root.path / video.media_path))
+            for video in videos.itertuples(index=False)]
 
 
 def pseudolabel(client: Client, root: DatasetRoot, pose: PoseStageConfig, runner: RunnerConfig,
                 datasets: tuple[str, ...] = ()) -> list[RunStats]:
     """Pose every harvested video, then track the posed ones into tubes."""
-    units = video_units(root, datasets)
-    stats = [run_stage(client, root, pose_stage(pose), units, runner)]
-    stats.append(track(client, root, runner, units, pose_version=pose.version()))
+    with holding_root(root, "hmmr-pseudolabel run", runner):
+        stats = [run_stage(DaskScheduler(client), root, pose_stage(pose), pose_payloads(root, datasets), runner)]
+        stats.append(track(client, root, runner, pose_version=pose.version(), datasets=datasets))
     return stats

@@ -12,7 +12,8 @@ import yaml
 
 from manifests import DatasetRoot, ManifestError
 from pipelines.cluster import ClusterConfig, ClusterError
-from pipelines.runner import RunnerConfig, RunStats
+from pipelines.records import RunStats
+from pipelines.runner import RunnerConfig
 
 if TYPE_CHECKING:
     from pseudolabel.work import PoseStageConfig

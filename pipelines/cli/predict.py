@@ -63,7 +63,7 @@ def _predict_video(model, video: Path, out: str | None, feature_weights: str | N
 
     from manifests import tube_id_of
     from train.features import FeatureConfig, JitterConfig
-    from train.predict import VideoPredictConfig, predict_video
+    from pipelines.predict import VideoPredictConfig, predict_video
 
     config = VideoPredictConfig(pose=pose, features=FeatureConfig(weights=feature_weights, jitter=JitterConfig(views=0)))
     results = predict_video(model, video, config)
