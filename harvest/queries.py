@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from manifests.errors import InputError
+
 DEFAULT_TAG_TEMPLATE = "https://www.instagram.com/explore/tags/{tag}/"
 YOUTUBE_WATCH = "https://www.youtube.com/watch?v={id}"
 
@@ -17,7 +19,7 @@ _YOUTUBE_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
 _URL = re.compile(r"^https?://\S+$")
 
 
-class InputFileError(ValueError):
+class InputFileError(InputError, ValueError):
     """A hashtags or URL list file has lines we cannot use."""
 
 
