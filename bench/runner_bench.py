@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from bench.report import Section, best_of
-from manifests import DatasetRoot, status_spec, to_table, write_part
+from manifests import UNIT_ID, DatasetRoot, status_spec, to_table, write_part
 from pipelines.cluster import ClusterConfig, connect
 from pipelines.dask_scheduler import DaskScheduler
 from pipelines.plan import plan_units
@@ -61,7 +61,7 @@ def _write_ok_status(root: DatasetRoot, stage: str, n: int, per_part: int = 50_0
         m = len(ids)
         flush_id = f"bench-{part:06d}"
         table = to_table(status_spec(stage), {
-            "unit_id": pa.array(ids), "stage": pa.array([stage] * m), "version": pa.array(["1"] * m),
+            UNIT_ID: pa.array(ids), "stage": pa.array([stage] * m), "version": pa.array(["1"] * m),
             "status": pa.array(["ok"] * m), "reason": pa.nulls(m, pa.string()), "message": pa.nulls(m, pa.string()),
             "run_id": pa.array(["bench"] * m), "flush_id": pa.array([flush_id] * m),
             "finished_at": pa.array([now] * m, pa.timestamp("us", tz="UTC")), "duration_s": pa.array([0.0] * m)})

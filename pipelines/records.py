@@ -17,6 +17,15 @@ OUR_LOGGERS = ("pipelines", "manifests", "media", "harvest", "pseudolabel", "tra
 MAX_FAILURES_KEPT = 20
 
 
+@dataclass(frozen=True)
+class UnitFailure:
+    """One failed unit of a run: its id, the error type and the message (as its status row has them)."""
+
+    unit_id: str
+    reason: str
+    message: str
+
+
 @dataclass
 class RunStats:
     """The summary of one stage run, written to stats.json and printed by the CLIs."""
@@ -36,7 +45,7 @@ class RunStats:
     skipped_by_reason: dict[str, int] = field(default_factory=dict)
     failed_by_reason: dict[str, int] = field(default_factory=dict)
     counters: dict[str, float] = field(default_factory=dict)
-    failures: list[dict[str, str]] = field(default_factory=list)
+    failures: list[UnitFailure] = field(default_factory=list)
     wall_s: float = 0.0
     units_per_s: float = 0.0
 
@@ -52,8 +61,7 @@ class RunStats:
             self.n_failed += 1
             self.failed_by_reason[reason] = self.failed_by_reason.get(reason, 0) + 1
             if len(self.failures) < MAX_FAILURES_KEPT:
-                self.failures.append({"unit_id": outcome.unit_id, "reason": outcome.reason or "",
-                                      "message": outcome.message or ""})
+                self.failures.append(UnitFailure(outcome.unit_id, outcome.reason or "", outcome.message or ""))
         for name, value in outcome.counters.items():
             self.counters[name] = self.counters.get(name, 0) + value
 

@@ -216,7 +216,7 @@ def report(stats: list[RunStats]) -> None:
     for one in stats:
         click.echo(one.summary())
         for failure in one.failures[:5]:
-            click.echo(f"  failed {failure['unit_id']}: {failure['reason']}: {failure['message'].splitlines()[0]}")
+            click.echo(f"  failed {failure.unit_id}: {failure.reason}: {failure.message.splitlines()[0]}")
     n_failed = sum(s.n_failed for s in stats)
     if n_failed:
         click.echo(f"{n_failed} units failed; fix the cause and re-run with --retry-failed", err=True)

@@ -25,8 +25,8 @@ def expected_rows(n_units: int, failed: set[int] = frozenset()) -> int:
 def test_200_units_one_failing_then_rerun_then_retry(client, root):
     stats = run_stage(DaskScheduler(client), root, toy_stage(), toy_units(200, fail=(17,)), QUIET)
     assert (stats.n_ok, stats.n_failed, stats.n_skipped) == (199, 1, 0)
-    assert stats.failures[0]["unit_id"] == "u00017"
-    assert "unit u00017 was told to fail" in stats.failures[0]["message"]
+    assert stats.failures[0].unit_id == "u00017"
+    assert "unit u00017 was told to fail" in stats.failures[0].message
     assert stats.failed_by_reason == {"ToyFailure": 1}
     assert stats.n_flushes == 8
 
@@ -75,8 +75,8 @@ def test_a_unit_returning_a_bad_table_fails_alone(client, root):
     stage = Stage(name="toy", version="1", outputs=(TOY,), work=_bad_work)
     stats = run_stage(DaskScheduler(client), root, stage, toy_units(4), QUIET)
     assert stats.n_ok == 3 and stats.n_failed == 1
-    assert stats.failures[0]["reason"] == "SchemaError"
-    assert "column 'row'" in stats.failures[0]["message"] and "unit 'u00002'" in stats.failures[0]["message"]
+    assert stats.failures[0].reason == "SchemaError"
+    assert "column 'row'" in stats.failures[0].message and "unit 'u00002'" in stats.failures[0].message
 
 
 def _bad_work(payload, context):
