@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from authors.lists import InstaPost, parse_vlog_clip
+from manifests.errors import InputError
 
 DEFAULT_TAG_TEMPLATE = "https://www.instagram.com/explore/tags/{tag}/"
 YOUTUBE_WATCH = "https://www.youtube.com/watch?v={id}"
@@ -21,7 +22,7 @@ _URL = re.compile(r"^https?://\S+$")
 INSTAGRAM_POST = re.compile(r"^https?://(?:www\.)?instagram\.com/(?:p|reel|tv)/([A-Za-z0-9_-]+)/?(?:[?#].*)?$")
 
 
-class InputFileError(ValueError):
+class InputFileError(InputError, ValueError):
     """A hashtags or URL list file has lines we cannot use."""
 
 

@@ -18,6 +18,7 @@ from yt_dlp.utils import DownloadError
 
 from harvest.ids import generic_id_for, video_id_for
 from harvest.queries import INSTAGRAM_POST
+from harvest.ytdlp_options import check_ytdlp_options
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class HarvestConfig:
             raise ValueError("HarvestConfig.max_filesize_mb and socket_timeout_s must be > 0, per_site_concurrency >= 1")
         if self.cookies_file and not Path(self.cookies_file).is_file():
             raise ValueError(f"HarvestConfig.cookies_file {self.cookies_file} does not exist")
+        check_ytdlp_options(self.extra_ytdlp_options)  # yt-dlp would ignore a misspelt one
 
 
 @dataclass(frozen=True)

@@ -4,19 +4,21 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 from functools import partial
-from typing import Any, Mapping
 from urllib.parse import urlparse
 
 import pandas as pd
 from distributed import Client
 
 from harvest.queries import Query
-from harvest.work import download_unit, enumerate_unit
+from harvest.work import DownloadPayload, EnumeratePayload, download_unit, enumerate_unit
 from harvest.ytdlp import HarvestConfig, known_single_video
 from authors.sources import SourceItem
 from manifests import ENTRIES, VIDEOS, DatasetRoot, read_table
-from pipelines.runner import RunnerConfig, RunStats, Stage, run_stage
+from pipelines.dask_scheduler import DaskScheduler
+from pipelines.runner import RunnerConfig, RunStats, holding_root, run_stage
+from pipelines.scheduler import InProcessScheduler
 from pipelines.sources import official_splits, record_sources
+from pipelines.stage import Stage
 
 log = logging.getLogger(__name__)
 
@@ -24,14 +26,14 @@ ENUMERATE_VERSION = "1"
 DOWNLOAD_VERSION = "1"
 
 
-def site_of(payload: Mapping[str, Any]) -> str:
+def site_of(payload: DownloadPayload) -> str:
     """The per-site politeness key: the host a download comes from."""
-    return urlparse(str(payload["url"])).netloc.lower()
+    return urlparse(payload.url).netloc.lower()
 
 
-def enumerate_stage(config: HarvestConfig, version: str, in_process: bool = False) -> Stage:
+def enumerate_stage(config: HarvestConfig, version: str) -> Stage:
     return Stage(name="enumerate", version=version, outputs=(ENTRIES,),
-                 work=partial(enumerate_unit, config=config), config=config, in_process=in_process)
+                 work=partial(enumerate_unit, config=config), config=config)
 
 
 def download_stage(config: HarvestConfig, root: DatasetRoot) -> Stage:
@@ -51,7 +53,7 @@ def harvest(client: Client, root: DatasetRoot, queries: list[Query], config: Har
             runner: RunnerConfig, today: datetime | None = None, sources: list[SourceItem] = ()) -> list[RunStats]:
     """Record what the authors' lists say (`sources`: names, official splits, clip segments), enumerate
     `queries` (tags once per UTC day, listed URLs once), then download every new entry."""
-    stats = [record_sources(client, root, list(sources), runner)] if sources else []
+    cluster, here = DaskScheduler(client), InProcessScheduler()
     tags = [q for q in queries if q.is_tag_page]
     lists = [q for q in queries if not q.is_tag_page]
     # A listed URL that names one video by itself (a YouTube id, a media file) is enumerated without a
@@ -59,29 +61,31 @@ def harvest(client: Client, root: DatasetRoot, queries: list[Query], config: Har
     is_known = [known_single_video(q.url) is not None for q in lists]
     known = [q for q, single in zip(lists, is_known) if single]
     others = [q for q, single in zip(lists, is_known) if not single]
-    for group, version, in_process in ((tags, tag_page_version(today), False), (others, ENUMERATE_VERSION, False),
-                                       (known, ENUMERATE_VERSION, True)):
-        if group:
-            stats.append(run_stage(client, root, enumerate_stage(config, version, in_process), _query_units(group),
-                                   runner))
-    entries = read_table(root, ENTRIES, units=[q.query_id for q in queries])
-    units = download_units(entries, queries)
-    units["split"] = units["unit_id"].map(official_splits(root))  # NaN: the hash split
-    stats.append(run_stage(client, root, download_stage(config, root), units, runner))
+    with holding_root(root, "hmmr-harvest", runner):
+        stats = [record_sources(root, list(sources), runner)] if sources else []
+        for group, version, scheduler in ((tags, tag_page_version(today), cluster), (others, ENUMERATE_VERSION, cluster),
+                                          (known, ENUMERATE_VERSION, here)):
+            if group:
+                stats.append(run_stage(scheduler, root, enumerate_stage(config, version), enumerate_payloads(group),
+                                       runner))
+        entries = read_table(root, ENTRIES, units=[q.query_id for q in queries])
+        stats.append(run_stage(cluster, root, download_stage(config, root),
+                               download_payloads(entries, queries, official_splits(root)), runner))
     return stats
 
 
-def _query_units(queries: list[Query]) -> pd.DataFrame:
-    return pd.DataFrame({"unit_id": [q.query_id for q in queries], "query": [q.query for q in queries],
-                         "dataset": [q.dataset for q in queries], "url": [q.url for q in queries]})
+def enumerate_payloads(queries: list[Query]) -> list[EnumeratePayload]:
+    return [EnumeratePayload(unit_id=q.query_id, query=q.query, dataset=q.dataset, url=q.url) for q in queries]
 
 
-def download_units(entries: pd.DataFrame, queries: list[Query]) -> pd.DataFrame:
-    """One unit per video id: a video found by several queries is credited to the first query listed."""
+def download_payloads(entries: pd.DataFrame, queries: list[Query], splits: dict[str, str] | None = None
+                      ) -> list[DownloadPayload]:
+    """One unit per video id: a video found by several queries is credited to the first query listed.
+    splits: {video_id: split} from official split lists (the sources table); others get the hash split."""
+    splits = splits or {}
     order = {q.query_id: i for i, q in enumerate(queries)}
     entries = entries.assign(_order=entries["query_id"].map(order)).sort_values(["_order", "position"], kind="stable")
     entries = entries.drop_duplicates("video_id", keep="first")
-    return pd.DataFrame({"unit_id": entries["video_id"].to_numpy(), "url": entries["url"].to_numpy(),
-                         "webpage_url": entries["webpage_url"].to_numpy(), "extractor": entries["extractor"].to_numpy(),
-                         "query": entries["query"].to_numpy(),
-                         "dataset": entries["dataset"].to_numpy()})
+    return [DownloadPayload(unit_id=e.video_id, url=e.url, webpage_url=e.webpage_url, extractor=e.extractor,
+                            query=e.query, dataset=e.dataset, split=splits.get(e.video_id))
+            for e in entries.itertuples(index=False)]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from pipelines.cli.common import (cluster_config, cluster_options_with, dataset_root, friendly_errors, load_yaml_config,
+from pipelines.cli.common import (cluster_config, cluster_options_with, dataset_root, exit_codes, load_yaml_config,
                                   report, root_option, runner_config, runner_options, setup_logging)
 
 
@@ -48,7 +48,7 @@ from pipelines.cli.common import (cluster_config, cluster_options_with, dataset_
 # (capped per site by --per-site); one thread per worker would leave the cores idle on real sites.
 @cluster_options_with(8, "LocalCluster threads per worker: downloads that may run at once on each.")
 @runner_options
-@friendly_errors
+@exit_codes
 def main(root, hashtags, urls, instavariety, split_lists, vlog_meta, dataset, config_file, address, n_workers, threads_per_worker, retry_failed, limit,
          lock_wait, flush_every, no_progress, verbose, format_, **harvest_flags):
     """Download the videos of hashtag pages (--hashtags) and URL lists (--urls) into ROOT.

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import click
 
-from pipelines.cli.common import (cluster_config, cluster_options, dataset_root, friendly_errors, report, root_option,
-                                  runner_config, runner_options, setup_logging)
+from manifests.tables import CROP_PX, N_SMPL_POSE, N_SMPL_SHAPE
+from pipelines.cli.common import (BadInput, cluster_config, cluster_options, dataset_root, exit_codes, from_flags,
+                                  report, root_option, runner_config, runner_options, setup_logging)
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
 
@@ -17,7 +18,8 @@ def _train_options(function):
         click.option("--smpl-model-dir", type=click.Path(exists=True), default=None,
                      help="Folder with SMPL_NEUTRAL.pkl (or the official basicModel_neutral_*.pkl)."),
         click.option("--mocap", type=click.Path(exists=True, dir_okay=False), default=None,
-                     help="npz of real SMPL poses (N, 72) and betas (N, 10) for the adversarial prior [default: off]."),
+                     help=f"npz of real SMPL poses (N, {N_SMPL_POSE}) and betas (N, {N_SMPL_SHAPE}) for the adversarial "
+                          "prior [default: off]."),
         click.option("--out", "out_dir", default="runs/train", show_default=True, help="Checkpoints and logs."),
         click.option("--steps", default=100_000, show_default=True),
         click.option("--batch-size", default=8, show_default=True),
@@ -41,7 +43,7 @@ def _train_options(function):
 @click.group(context_settings=CONTEXT, invoke_without_command=True)
 @_train_options
 @click.pass_context
-@friendly_errors
+@exit_codes
 def main(ctx, root, datasets, mix, smpl_model_dir, mocap, out_dir, steps, batch_size, window, augment, learning_rate, width,
          resume, stop_after_steps, device, verbose):
     """Train temporal HMMR on the tubes of ROOT (needs their features: `hmmr-train features` first).
@@ -54,17 +56,22 @@ def main(ctx, root, datasets, mix, smpl_model_dir, mocap, out_dir, steps, batch_
     """
     if ctx.invoked_subcommand is not None:
         return
+    from train.data import DataError
     from train.loop import TrainConfig, parse_mix, train
     from train.model import ModelConfig
+    from train.smpl_io import SMPLFormatError
 
     setup_logging(verbose)
     if not smpl_model_dir:
         raise click.UsageError("--smpl-model-dir is required (see the README: how to get SMPL)")
-    config = TrainConfig(root=root, smpl_model_dir=smpl_model_dir, out_dir=out_dir,
-                         datasets=tuple(d for d in datasets.split(",") if d), mix=parse_mix(mix), mocap=mocap,
-                         steps=steps, batch_size=batch_size, window=window, augment=augment, learning_rate=learning_rate,
-                         device=device, model=ModelConfig(width=width))
-    losses = train(config, resume=resume, stop_after_steps=stop_after_steps)
+    config = from_flags(TrainConfig, root=root, smpl_model_dir=smpl_model_dir, out_dir=out_dir,
+                        datasets=tuple(d for d in datasets.split(",") if d), mix=from_flags(parse_mix, mix),
+                        mocap=mocap, steps=steps, batch_size=batch_size, window=window, augment=augment,
+                        learning_rate=learning_rate, device=device, model=from_flags(ModelConfig, width=width))
+    try:
+        losses = train(config, resume=resume, stop_after_steps=stop_after_steps)
+    except (DataError, SMPLFormatError) as e:  # the dataset root's tubes, the SMPL file the user gave
+        raise BadInput(str(e)) from e
     click.echo(f"trained to step {steps}: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(losses.items())))
 
 
@@ -82,13 +89,13 @@ def main(ctx, root, datasets, mix, smpl_model_dir, mocap, out_dir, steps, batch_
                    "(each costs a backbone pass per frame; 0 turns augmentation off).")
 @click.option("--jitter-scale", default=(0.8, 1.23), type=(float, float), show_default=True,
               help="Range of the scale factor (HMR's scale_min, scale_max).")
-@click.option("--jitter-shift", default=20.0, show_default=True, help="Largest shift, in pixels of the 224 crop.")
+@click.option("--jitter-shift", default=20.0, show_default=True, help=f"Largest shift, in pixels of the {CROP_PX} crop.")
 @click.option("--imported", is_flag=True,
               help="Also the tubes imported with `hmmr-import tfrecords` (from their stand-in videos of crops): "
                    "this extractor's features replace the file's image/phis.")
 @cluster_options
 @runner_options
-@friendly_errors
+@exit_codes
 def features(root, encoder, feature_weights, batch_frames, jitter_views, jitter_scale, jitter_shift, imported, address,
              n_workers, threads_per_worker, retry_failed, limit, lock_wait, flush_every, no_progress, verbose):
     """Compute 2048-D features (ResNet-50, or HMR's ResNet-v2-50 with --encoder hmr) of every tube, in
@@ -105,8 +112,9 @@ def features(root, encoder, feature_weights, batch_frames, jitter_views, jitter_
     from train.features import FeatureConfig, JitterConfig
 
     setup_logging(verbose)
-    config = FeatureConfig(encoder=encoder, weights=feature_weights, batch_frames=batch_frames,
-                           jitter=JitterConfig(views=jitter_views, scale_range=jitter_scale, shift_px=jitter_shift))
+    config = from_flags(FeatureConfig, encoder=encoder, weights=feature_weights, batch_frames=batch_frames,
+                        jitter=from_flags(JitterConfig, views=jitter_views, scale_range=jitter_scale,
+                                          shift_px=jitter_shift))
     with connect(cluster_config(address, n_workers, threads_per_worker)) as client:
         stats = extract_features(client, dataset_root(root), config,
                                  runner_config(retry_failed, limit, lock_wait, flush_every, no_progress),
@@ -125,7 +133,7 @@ def features(root, encoder, feature_weights, batch_frames, jitter_views, jitter_
               help="JSON results [default: eval_<split>_<datasets>.json beside the checkpoint].")
 @click.option("--device", default="auto", show_default=True)
 @click.option("-v", "--verbose", is_flag=True)
-@friendly_errors
+@exit_codes
 def evaluate_command(root, checkpoint, datasets, split, smpl_model_dir, out, device, verbose):
     """The paper's evaluation of a checkpoint on whole tubes, as the authors' released eval computes it.
 
