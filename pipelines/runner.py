@@ -29,12 +29,12 @@ from typing import Any, Callable, Collection, Iterator, Mapping
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from distributed import Client, WorkerPlugin, as_completed, get_worker
+from distributed import Client, KilledWorker, WorkerPlugin, as_completed, get_worker
 from tqdm import tqdm
 
 from manifests import DatasetLock, DatasetRoot, SkipUnit, TableSpec, status_spec, to_table, write_part
 from manifests.atomic import write_json_atomic as write_plain_json_atomic
-from manifests.status import UnitResult
+from manifests.status import UnitResult, first_line, printable
 from manifests.store import remove_orphan_parts, unit_keys_with_status
 from manifests.tables import STATUS_FAILED, STATUS_OK, STATUS_SKIPPED
 from pipelines.cluster import require_resources, worker_threads
@@ -272,7 +272,7 @@ def describe_error(error: BaseException) -> str:
     text = "\n  caused by: ".join(lines[:-1] if frames else lines)
     if frames:
         text += f" ({lines[-1]})"
-    return text[:MAX_MESSAGE_CHARS]
+    return printable(text)[:MAX_MESSAGE_CHARS]  # no '\r' (yt-dlp's) to blank the message in a terminal
 
 
 # ---------------------------------------------------------------- on the client
@@ -379,8 +379,22 @@ def _collect_outcomes(result: Any, unit_ids: list[str]) -> list[UnitOutcome]:
     if isinstance(result, list) and all(isinstance(outcome, UnitOutcome) for outcome in result):
         return result
     error = result if isinstance(result, BaseException) else RuntimeError(f"unexpected result {result!r}")
+    if isinstance(error, KilledWorker):
+        return [UnitOutcome(unit_id, STATUS_FAILED, reason=type(error).__name__,
+                            message=_worker_death_message(error, unit_id, unit_ids)) for unit_id in unit_ids]
     return [UnitOutcome(unit_id, STATUS_FAILED, reason=type(error).__name__, message=describe_error(error))
             for unit_id in unit_ids]
+
+
+def _worker_death_message(error: KilledWorker, unit_id: str, unit_ids: list[str]) -> str:
+    """Dask says only that workers died under a task: say which unit it was and the likely cause."""
+    others = [other for other in unit_ids if other != unit_id]
+    shared = (f" Its task also held {len(others)} other unit(s) ({', '.join(others[:5])}), failed with it: any "
+              "of them may be the cause." if others else "")
+    return (f"the worker process running unit {unit_id} died, and so did each worker that tried it again. Most "
+            "likely it ran out of memory (killed by its nanny at the worker's memory limit, or by the system): a "
+            "video with huge frames (see --max-frame-pixels) or a very long one; else a crash in native code "
+            f"(decoder, pose model).{shared} The workers' logs say which. Dask: {first_line(str(error))[:300]}")
 
 
 def _results(client: Client, futures: list[Any]) -> list[Any]:
