@@ -79,26 +79,37 @@ def assign_video_ids(listed: Iterable[tuple[str, str, bool]], bound: Mapping[str
 
     listed: (id as enumerated, url, whether the id is a name taken from the URL (the generic
         extractor's)) in priority order: the first of two same-named URLs keeps the plain id.
-    bound: normalised URL -> id of the media URLs the root already holds (its `videos` rows): each keeps
-        its id in every later run, and no other URL gets it.
+    bound: url -> id of the media URLs the root already holds (its `videos` rows): each keeps its id in
+        every later run, and no other URL gets it.
 
     A site's own id (a YouTube id, an Instagram shortcode) names one video whatever URL it came by, so
-    only ids named after a URL are checked. The same normalised URL always gets the same id.
+    only ids named after a URL are checked. The same URL, however spelt, gets the same id. URLs are
+    normalised only where an id is in question (~50 us each; most ids have one URL and no rival).
     """
-    owner_of = {video_id: url for url, video_id in bound.items()}
-    by_url: dict[str, str] = {}
+    listed = list(listed)
+    urls_of: dict[str, set[str]] = {}
+    for video_id, url, named_by_url in listed:
+        if named_by_url:
+            urls_of.setdefault(video_id, set()).add(url)
+    held_by = {video_id: url for url, video_id in bound.items()}
+    bound_by_key: dict[str, str] | None = None  # normalised url -> id, built on first need
+    owner_of: dict[str, str] = {}  # id -> normalised url, of ids in question
+    by_key: dict[str, str] = {}
     ids = []
     for video_id, url, named_by_url in listed:
-        if not named_by_url:
-            ids.append(video_id)
+        if not named_by_url or (len(urls_of[video_id]) == 1 and held_by.get(video_id, url) == url):
+            ids.append(video_id)  # one URL for this id, here and in the root: nothing to decide
             continue
+        if bound_by_key is None:
+            bound_by_key = {normalise_url(u): i for u, i in bound.items()}
+            owner_of = {i: k for k, i in bound_by_key.items()}
         key = normalise_url(url)
-        if key not in by_url:
-            if key in bound:
-                by_url[key] = bound[key]
+        if key not in by_key:
+            if key in bound_by_key:
+                by_key[key] = bound_by_key[key]
             else:
                 chosen = video_id if owner_of.get(video_id, key) == key else with_hash(video_id, key)
                 owner_of.setdefault(chosen, key)
-                by_url[key] = chosen
-        ids.append(by_url[key])
+                by_key[key] = chosen
+        ids.append(by_key[key])
     return ids
