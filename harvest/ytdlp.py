@@ -19,6 +19,7 @@ from yt_dlp.utils import DownloadError
 from harvest.bounds import (DownloadGuard, DownloadTimeout, DownloadTooLarge, bounded_wait_s, guard_progress,
                             guarded_urlopen)
 from harvest.ids import generic_id_for, normalise_url, video_id_for, with_hash
+from harvest.queries import check_tag_template
 from manifests.status import printable
 from media.probe import DEFAULT_MAX_FRAME_PIXELS
 
@@ -84,18 +85,6 @@ class HarvestConfig:
                              f"{self.per_site_concurrency}")
         if self.cookies_file and not Path(self.cookies_file).is_file():
             raise ValueError(f"HarvestConfig.cookies_file {self.cookies_file} does not exist")
-
-
-def check_tag_template(template: str) -> None:
-    """A tag page template must name the tag as {tag} and hold no other replacement field ({0}, {id})."""
-    try:
-        filled = template.format(tag="\0")
-    except (IndexError, KeyError, ValueError) as e:
-        raise ValueError(f"--source-template {template!r} has a replacement field other than {{tag}} ({e!r}); "
-                         "write literal braces as {{ and }}") from None
-    if "\0" not in filled:
-        raise ValueError(f"--source-template {template!r} must contain '{{tag}}', e.g. "
-                         "https://www.instagram.com/explore/tags/{tag}/")
 
 
 @dataclass(frozen=True)
