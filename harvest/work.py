@@ -73,7 +73,7 @@ def download_unit(payload: Mapping[str, Any], context: Any, config: HarvestConfi
         first = claim_sha256(media_dir, sha256, video_id)
         if first != video_id:
             raise SkipUnit("duplicate", f"duplicate of {first} (same sha256)")
-    except BaseException:
+    except Exception:
         remove_download(media_dir, video_id)
         raise
     info = download.info

@@ -335,10 +335,10 @@ def download_video(url: str, video_id: str, media_dir: Path, config: HarvestConf
     except DownloadTooLarge as e:
         remove_download(media_dir, video_id)
         raise DownloadSkipped("too_large", f"{url}: {e}") from e
-    except BaseException:
+    except Exception:
         # A partial or invalid file must not be taken for the video by a later run (--retry-failed): it
         # would be reported "already downloaded" and fail again without a request. A .part left by a
-        # killed run (no exception here) is still resumed.
+        # killed or interrupted run is still resumed.
         remove_download(media_dir, video_id)
         raise
 
