@@ -77,16 +77,16 @@ def _handler(site: HostileSite) -> type[BaseHTTPRequestHandler]:
                         self.wfile.write(block)
                         site.n_flood_bytes += len(block)
                 elif path in site.files:
-                    self._headers(length=len(site.files[path]))
+                    self._headers(length=len(site.files[path]), html=path.endswith("/"))
                     self.wfile.write(site.files[path])
                 else:
                     self.send_error(404, "not found")
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up: what a deadline or a cap does
 
-        def _headers(self, length: int | None) -> None:
+        def _headers(self, length: int | None, html: bool = False) -> None:
             self.send_response(200)
-            self.send_header("Content-Type", "video/mp4")
+            self.send_header("Content-Type", "text/html; charset=utf-8" if html else "video/mp4")
             if length is None:
                 self.send_header("Connection", "close")
                 self.close_connection = True
@@ -206,6 +206,18 @@ def test_a_bad_file_is_removed_so_retry_failed_fetches_it_again(client, root, cl
     assert site.requests.count("/fixme.mp4") == 2
     assert latest_status(root, "harvest").loc["generic-fixme", "status"] == "ok"
     assert file_sha256(root.media_dir / "generic-fixme.mp4") == file_sha256(clips["big"])
+
+
+def test_a_page_with_two_files_of_one_name_lists_both(site):
+    """Before: the page's second clip.mp4 was dropped as a repeat of the first id."""
+    from harvest.loopback import tag_page
+    from harvest.ytdlp import enumerate_query
+
+    site.files["/tags/same/"] = tag_page("same", ["/a/clip.mp4", "/b/clip.mp4", "/a/clip.mp4"]).encode()
+    with serve(site) as base:
+        entries = enumerate_query(f"{base}/tags/same/", config_for(base))
+    assert [e.url for e in entries] == [f"{base}/a/clip.mp4", f"{base}/b/clip.mp4"]
+    assert entries[0].video_id == "generic-clip" and entries[1].video_id.startswith("generic-clip-")
 
 
 # A media file's URL goes straight to yt-dlp's HTTP downloader; another through yt-dlp's extraction
