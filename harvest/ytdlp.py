@@ -16,8 +16,8 @@ from yt_dlp.downloader.http import HttpFD
 from yt_dlp.networking.exceptions import CertificateVerifyError, HTTPError, TransportError
 from yt_dlp.utils import DownloadError
 
-from harvest.bounds import (DownloadGuard, DownloadTimeout, DownloadTooLarge, bounded_wait_s, guard_progress,
-                            guarded_urlopen)
+from harvest.bounds import (DownloadGuard, DownloadTimeout, DownloadTooLarge, bounded_wait_s, current_guard,
+                            guard_progress, guarded_urlopen)
 from harvest.ids import generic_id_for, normalise_url, video_id_for, with_hash
 from harvest.queries import check_tag_template
 from manifests.status import printable
@@ -432,8 +432,9 @@ class _UnreportedHttpFD(HttpFD):
 
 
 def _raise_bound_behind(error: DownloadError) -> None:
-    """yt-dlp wraps some exceptions of a download in a DownloadError (a retry loop's report): raise the
-    download bound behind one as itself, so the unit says which limit it met."""
+    """yt-dlp wraps some exceptions of a download in a DownloadError (a retry loop's report), and a read
+    cut at the deadline fails as a dropped connection: raise the bound met instead, so the unit says
+    which limit it was."""
     cause = error.exc_info[1] if error.exc_info else None
     for _ in range(8):
         if cause is None or isinstance(cause, (DownloadTimeout, DownloadTooLarge)):
@@ -441,6 +442,9 @@ def _raise_bound_behind(error: DownloadError) -> None:
         cause = getattr(cause, "cause", None) or cause.__cause__ or cause.__context__
     if isinstance(cause, (DownloadTimeout, DownloadTooLarge)):
         raise cause from error
+    guard = current_guard()
+    if guard is not None and guard.expired:
+        raise DownloadTimeout(guard.timeout_s) from error
 
 
 def _no_file(url: str, logger: _CollectingLogger, config: HarvestConfig) -> Exception:

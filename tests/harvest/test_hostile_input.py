@@ -36,7 +36,8 @@ FLOOD_LIMIT_BYTES = 256 * 2**20  # the flood's own end, far past any cap a test 
 @dataclass
 class HostileSite:
     """files: request path (percent-decoded, with its query) -> bytes. Besides them:
-    /trickle/<any>  a Content-Length, then one byte every `trickle_s` (under any socket timeout)
+    /trickle/<any>  a Content-Length, then one byte every `trickle_s` (under any socket timeout); an
+                    HTML page if <any> ends with '/'
     /stall/<any>    a Content-Length and a few bytes, then nothing for `stall_s`
     /flood/<any>    no Content-Length, bytes as fast as the client takes them, up to 256 MiB"""
 
@@ -60,7 +61,7 @@ def _handler(site: HostileSite) -> type[BaseHTTPRequestHandler]:
             site.requests.append(path)
             try:
                 if path.startswith("/trickle/"):
-                    self._headers(length=10**6)
+                    self._headers(length=10**6, html=path.endswith("/"))
                     for _ in range(int(30 / site.trickle_s)):
                         self.wfile.write(b"\0")
                         self.wfile.flush()
@@ -243,14 +244,19 @@ def test_a_trickling_server_meets_the_download_deadline(tmp_path, suffix):
 
 
 def test_a_trickling_page_meets_the_deadline_too(tmp_path):
+    """A tag page read a byte at a time: yt-dlp reads a page whole before it lists anything."""
+    from harvest.loopback import tag_page
     from harvest.ytdlp import enumerate_query
 
-    site = HostileSite(trickle_s=0.2)
+    site = HostileSite(files={"/tags/warm/": tag_page("warm", ["/x.mp4"]).encode()}, trickle_s=0.2)
     with serve(site) as base:
+        enumerate_query(f"{base}/tags/warm/", config_for(base))  # yt-dlp warmed: the deadline is the page's
         started = time.monotonic()
-        with pytest.raises(DownloadTimeout, match="longer than --download-timeout 1 s"):
-            enumerate_query(f"{base}/trickle/page", config_for(base, download_timeout_s=1))
-    assert time.monotonic() - started < 2.5
+        with pytest.raises(DownloadTimeout, match="longer than --download-timeout 2 s"):
+            enumerate_query(f"{base}/trickle/page/", config_for(base, download_timeout_s=2))
+        elapsed_s = time.monotonic() - started
+    assert 2.0 <= elapsed_s < 3.5
+    assert site.requests.count("/trickle/page/") == 1  # cut at the deadline, not retried past it
 
 
 @BOTH_PATHS
