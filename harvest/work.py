@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from yt_dlp.utils import DownloadError, UnsupportedError
 
-from harvest.ytdlp import DownloadSkipped, HarvestConfig, download_video, enumerate_query, known_single_video
+from harvest.ytdlp import (DownloadSkipped, HarvestConfig, download_video, enumerate_query, known_single_video,
+                           remove_download)
 from manifests import SkipUnit, split_of
 from manifests.rows import EntryRows, VideoRows
 from manifests.status import UnitPayload, UnitResult
@@ -79,7 +81,8 @@ def download_unit(payload: DownloadPayload, context: Any, config: HarvestConfig,
     """Download, probe and fingerprint one video -> its `videos` row.
 
     Skips (and deletes the file of) videos that are too long, too short, too large, or the same
-    bytes as a video already harvested under another id.
+    bytes as a video already harvested under another id. A file that fails its probe is deleted too, so
+    that --retry-failed downloads it again rather than probing the same bad bytes.
     """
     video_id = payload.unit_id
     media_dir = Path(root) / "media"
@@ -88,17 +91,19 @@ def download_unit(payload: DownloadPayload, context: Any, config: HarvestConfig,
     except DownloadSkipped as e:
         raise SkipUnit(e.reason, str(e)) from e
     path = download.path
-    probe = probe_video(path)
-    n_bytes = path.stat().st_size
-    reason = _out_of_bounds(probe.duration_s, n_bytes, config)
-    if reason:
-        path.unlink(missing_ok=True)
-        raise SkipUnit(*reason)
-    sha256 = file_sha256(path)
-    first = claim_sha256(media_dir, sha256, video_id)
-    if first != video_id:
-        path.unlink(missing_ok=True)
-        raise SkipUnit("duplicate", f"duplicate of {first} (same sha256)")
+    try:
+        probe = probe_video(path, config.max_frame_pixels)
+        n_bytes = path.stat().st_size
+        reason = _out_of_bounds(probe.duration_s, n_bytes, config)
+        if reason:
+            raise SkipUnit(*reason)
+        sha256 = file_sha256(path)
+        first = claim_sha256(media_dir, sha256, video_id)
+        if first != video_id:
+            raise SkipUnit("duplicate", f"duplicate of {first} (same sha256)")
+    except Exception:
+        remove_download(media_dir, video_id)
+        raise
     info = download.info
     return UnitResult(rows=(VideoRows(
         video_id=[video_id],
@@ -144,7 +149,8 @@ def claim_sha256(media_dir: Path, sha256: str, video_id: str) -> str:
     claim = claims / sha256
     # Write the id to a private file, then hard-link it to the claim name: the link either appears
     # whole or fails because another worker's claim exists, so no reader sees a half-written claim.
-    draft = claims / f".{sha256}.{video_id}.{os.getpid()}"
+    # The draft's name is bounded whatever the id's length (a name over 255 bytes fails to open).
+    draft = claims / f".{sha256}.{os.getpid()}.{threading.get_ident()}"
     draft.write_text(video_id)
     try:
         os.link(draft, claim)

@@ -6,11 +6,31 @@ returns a `UnitResult` (rows of its output tables, as `manifests.rows` records, 
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
 from manifests.rows import Rows
 from manifests.tables import UNIT_ID  # noqa: F401 - the status column; payloads carry it as `unit_id`
+
+# Terminal control in a message (yt-dlp starts progress lines with '\r', colours with ANSI escapes):
+# printed, a '\r' sends the cursor back and the text after it overwrites what came before.
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]+")
+
+
+def printable(text: str) -> str:
+    """`text` with its line breaks kept and every other control character (\\r, escapes, NULs) gone."""
+    text = _ANSI_ESCAPE.sub("", text.replace("\r\n", "\n"))
+    return _CONTROL.sub(" ", text).replace("  ", " ").strip()
+
+
+def first_line(text: str | None) -> str:
+    """The first line of a message that says something (a status row's `message`, for one-line views)."""
+    for line in printable(text or "").splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
 
 
 class SkipUnit(Exception):

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections import Counter, defaultdict, deque
 from typing import Any, Callable, Iterator
 
-from distributed import Client, WorkerPlugin, as_completed, get_worker
+from distributed import Client, KilledWorker, WorkerPlugin, as_completed, get_worker
 
 from manifests.commit import UnitOutcome
-from manifests.status import UnitPayload
+from manifests.status import UnitPayload, first_line
 from manifests.tables import STATUS_FAILED
 from pipelines.cluster import require_resources, worker_threads
 from pipelines.stage import LazyContext, Stage, describe_error, no_context, run_units
@@ -169,8 +169,22 @@ def outcomes_of_task(result: Any, unit_ids: list[str]) -> list[UnitOutcome]:
     if isinstance(result, list) and all(isinstance(outcome, UnitOutcome) for outcome in result):
         return result
     error = result if isinstance(result, BaseException) else RuntimeError(f"unexpected result {result!r}")
+    if isinstance(error, KilledWorker):
+        return [UnitOutcome(unit_id, STATUS_FAILED, reason=type(error).__name__,
+                            message=_worker_death_message(error, unit_id, unit_ids)) for unit_id in unit_ids]
     return [UnitOutcome(unit_id, STATUS_FAILED, reason=type(error).__name__, message=describe_error(error))
             for unit_id in unit_ids]
+
+
+def _worker_death_message(error: KilledWorker, unit_id: str, unit_ids: list[str]) -> str:
+    """Dask says only that workers died under a task: say which unit it was and the likely cause."""
+    others = [other for other in unit_ids if other != unit_id]
+    shared = (f" Its task also held {len(others)} other unit(s) ({', '.join(others[:5])}), failed with it: any "
+              "of them may be the cause." if others else "")
+    return (f"the worker process running unit {unit_id} died, and so did each worker that tried it again. Most "
+            "likely it ran out of memory (killed by its nanny at the worker's memory limit, or by the system): a "
+            "video with huge frames (see --max-frame-pixels) or a very long one; else a crash in native code "
+            f"(decoder, pose model).{shared} The workers' logs say which. Dask: {first_line(str(error))[:300]}")
 
 
 def _results(client: Client, futures: list[Any]) -> list[Any]:

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from manifests import SkipUnit, TableSpec
 from manifests.commit import UnitOutcome
-from manifests.status import UnitPayload, UnitResult
+from manifests.status import UnitPayload, UnitResult, printable
 from manifests.tables import STATUS_FAILED, STATUS_OK, STATUS_SKIPPED
 
 MAX_MESSAGE_CHARS = 4000
@@ -142,4 +142,4 @@ def describe_error(error: BaseException) -> str:
     text = "\n  caused by: ".join(lines[:-1] if frames else lines)
     if frames:
         text += f" ({lines[-1]})"
-    return text[:MAX_MESSAGE_CHARS]
+    return printable(text)[:MAX_MESSAGE_CHARS]  # no '\r' (yt-dlp's) to blank the message in a terminal

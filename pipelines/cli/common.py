@@ -12,6 +12,7 @@ import click
 import yaml
 
 from manifests import DatasetRoot, InputError
+from manifests.status import first_line
 from pipelines.cluster import ClusterConfig
 from pipelines.records import RunStats
 from pipelines.runner import RunnerConfig
@@ -212,15 +213,24 @@ def load_yaml_config(cls: type, path: str | None, overrides: dict[str, Any]) -> 
 
 
 def report(stats: list[RunStats]) -> None:
-    """Print each stage's summary and exit 1 when any unit failed."""
+    """Print each stage's summary, its skip and failure reasons with counts, and the first failures; exit 1
+    when any unit failed."""
     for one in stats:
         click.echo(one.summary())
+        for kind, counts in (("skipped", one.skipped_by_reason), ("failed", one.failed_by_reason)):
+            if counts:
+                click.echo(f"  {kind}: {reason_counts(counts)}")
         for failure in one.failures[:5]:
-            click.echo(f"  failed {failure.unit_id}: {failure.reason}: {failure.message.splitlines()[0]}")
+            click.echo(f"  failed {failure.unit_id}: {failure.reason}: {first_line(failure.message)[:300]}")
     n_failed = sum(s.n_failed for s in stats)
     if n_failed:
         click.echo(f"{n_failed} units failed; fix the cause and re-run with --retry-failed", err=True)
         raise SystemExit(EXIT_UNITS_FAILED)
+
+
+def reason_counts(counts: dict[str, int]) -> str:
+    """'too_long 3, duplicate 2': reasons, most frequent first."""
+    return ", ".join(f"{reason} {n}" for reason, n in sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
 def dataset_root(path: str) -> DatasetRoot:

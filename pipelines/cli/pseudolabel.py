@@ -54,9 +54,12 @@ def run(root, backend, openpose_model_folder, openpose_python_path, net_resoluti
 @click.option("--failures", default=5, show_default=True, help="How many recent failures to show per stage.")
 @exit_codes
 def status(root, failures):
-    """Counts of ok / failed / skipped units per stage, and the latest failures with their reasons."""
+    """Counts of ok / failed / skipped units per stage (harvest's stages included), the reasons for skips
+    and failures with their counts, and the latest failures with their messages."""
     from manifests import latest_status, stages_with_status
+    from manifests.status import first_line
     from manifests.store import failed_units
+    from pipelines.cli.common import reason_counts
 
     dataset = dataset_root(root)
     stages = stages_with_status(dataset)
@@ -68,8 +71,12 @@ def status(root, failures):
         versions = ", ".join(sorted(latest["version"].unique()))
         click.echo(f"{stage:10s} ok {counts.get('ok', 0):6d}   failed {counts.get('failed', 0):5d}   "
                    f"skipped {counts.get('skipped', 0):5d}   (versions: {versions})")
+        for kind in ("skipped", "failed"):
+            reasons = latest.loc[latest["status"] == kind, "reason"].fillna("?").value_counts().to_dict()
+            if reasons:
+                click.echo(f"    {kind}: {reason_counts(reasons)}")
         for unit, row in failed_units(dataset, stage, limit=failures).iterrows():
-            click.echo(f"    {unit}: {row['reason']}: {str(row['message']).splitlines()[0][:160]}")
+            click.echo(f"    {unit}: {row['reason']}: {first_line(row['message'])[:200]}")
 
 
 @main.command("report", context_settings=CONTEXT)

@@ -207,6 +207,8 @@ def test_a_unit_that_kills_its_worker_fails_and_the_run_goes_on(root):
         stats = run_stage(DaskScheduler(client), root, toy_stage(), toy_units(12, die=(5,)), QUIET)
         status = latest_status(root, "toy")
         assert status.loc["u00005", "status"] == "failed" and status.loc["u00005", "reason"] == "KilledWorker"
+        message = status.loc["u00005", "message"]  # the unit (a video, in pseudolabel) and the likely cause
+        assert "worker process running unit u00005 died" in message and "out of memory" in message, message
         assert stats.n_ok + stats.n_failed == 12 and stats.n_ok >= 8, stats.failures
         assert set(stats.failed_by_reason) == {"KilledWorker"}
         assert len(read_table(root, TOY)) == expected_rows(12, {int(unit[1:]) for unit in status.index[status["status"] != "ok"]})
