@@ -169,5 +169,63 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def pooled_table(trackers: dict[str, Tracker], scenes: list[tuple[str, Scene]]) -> str:
+    """Markdown: per tracker, noise and kind of scene (synthetic or the real TUD trajectories), the mean
+    IDF1 and MOTA and the summed switches, flaps, with the mean tracks per true person."""
+    lines = ["| tracker | noise | scenes | IDF1 | MOTA | switches | flaps | tracks/person |", "|---|---|---|---|---|---|---|---|"]
+    for tracker_name, tracker in trackers.items():
+        groups: dict[tuple[str, str], list[Score]] = {}
+        for noise_name, scene in scenes:
+            kind = "real (TUD)" if scene.name.startswith("TUD") else "synthetic"
+            groups.setdefault((noise_name, kind), []).append(score(scene, tracker(scene)))
+        for (noise_name, kind), scores in groups.items():
+            lines.append(f"| {tracker_name} | {noise_name} | {kind} | {np.mean([s.idf1 for s in scores]):.3f} | "
+                         f"{np.mean([s.mota for s in scores]):.3f} | {sum(s.id_switches for s in scores)} | "
+                         f"{sum(s.flaps for s in scores)} | {np.mean([s.tracks_per_person for s in scores]):.2f} |")
+    return "\n".join(lines)
+
+
+def clip_table(clips: dict[str, tuple[np.ndarray, np.ndarray]], trackers: dict[str, Tracker]) -> str:
+    """Markdown: tracks, tubes and tube yield per real clip (a pose backend's detections, no identities)."""
+    from tracking.tubes import cut_tubes, tube_yield
+
+    lines = ["| clip | tracker | tracks | tubes | tube frames | tube yield |", "|---|---|---|---|---|---|"]
+    for clip, (frames, keypoints) in clips.items():
+        scene = Scene(clip, frames, keypoints, np.zeros(len(frames), dtype=np.int64))
+        for tracker_name, tracker in trackers.items():
+            ids = tracker(scene)
+            tubes, _ = cut_tubes(frames, keypoints, ids)
+            lines.append(f"| {clip} | {tracker_name} | {len(np.unique(ids[ids >= 0]))} | {len(tubes)} | "
+                         f"{sum(t.n_frames for t in tubes)} | "
+                         f"{tube_yield([t.keypoints for t in tubes], len(frames)):.1%} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    import click
+
+    from tracking.motion import Motion, MotionConfig
+
+    @click.command()
+    @click.option("--seeds", default=3, show_default=True, help="Noise draws per scene.")
+    @click.option("--clips-cache", type=click.Path(exists=True, file_okay=False),
+                  help="Cached detections of the real clips (python -m tracking.calibrate --cache).")
+    def command(seeds: int, clips_cache: str | None) -> None:
+        """The README's tracking tables: trackers scored on scenes with identities, and real clips."""
+        scenes = evaluation_scenes(seeds=tuple(range(seeds)))
+        variants = {f"ours, {m.value}": ours(TrackerConfig(motion=MotionConfig(model=m))) for m in Motion}
+        variants["ours, COCO sigmas"] = ours(TrackerConfig(sigmas="coco", oks_scale=1.0))
+        click.echo(pooled_table({**variants, "IoU Hungarian": baseline}, scenes) + "\n")
+        click.echo(markdown(evaluation_table({"ours": ours(), "IoU": baseline}, scenes)) + "\n")
+        if clips_cache:
+            from pathlib import Path
+
+            clips = {path.stem: (np.load(path)["frames"], np.load(path)["keypoints"])
+                     for path in sorted(Path(clips_cache).glob("*.npz"))}
+            click.echo(clip_table(clips, {"ours": ours(), "IoU": baseline}))
+
+    command.main(args=argv, standalone_mode=True)
+
+
 if __name__ == "__main__":
-    print(markdown(evaluation_table({"ours": ours(), "iou": baseline}, evaluation_scenes(seeds=(0, 1, 2)))))
+    main()
