@@ -10,10 +10,13 @@ Per frame:
   3. confident detections are matched first (Hungarian); then, as in ByteTrack, the detections scoring
      under `start_score` may continue the tracks still unmatched, but never start one (their id is -1
      when they continue none);
-  4. a track found again after a gap absorbs a track that started in its place while it was unseen (never
+  4. a track still unmatched may take a detection left over under a looser gate (loose_cost) when the two
+     are each other's only candidate under it: a real detector's boxes on small people jitter more than
+     the calibrated gate allows, and nobody else is there to be confused with;
+  5. a track found again after a gap absorbs a track that started in its place while it was unseen (never
      seen in the same frame as it, and fitting the same detection under the gate): one person keeps one
      id, instead of the old and the new id taking turns on them;
-  5. unmatched confident detections start tracks; a track is tentative until seen min_detections times,
+  6. unmatched confident detections start tracks; a track is tentative until seen min_detections times,
      and a tentative track unseen for more than tentative_gap frames ends (its detections get -1), so that
      a one-frame stray cannot wait out a long gap and take the next person who comes by. A shot cut ends
      every track.
@@ -40,7 +43,8 @@ class TrackerConfig:
     visible above this; start_score: detections scoring below this (tracking.similarity.detection_scores)
     only continue tracks (0: every detection may start one); min_detections: a track seen fewer times is
     dropped (its detections get -1), as SORT keeps only tracks confirmed by a few hits; tentative_gap: such
-    an unconfirmed track ends when unseen for more frames than this; merge: a track found again absorbs the one
+    an unconfirmed track ends when unseen for more frames than this; loose_cost: a looser gate for a track
+    left unmatched and a detection left over when each is the other's only candidate under it; merge: a track found again absorbs the one
     that started in its place; sigmas: "calibrated" (measured spreads and weights) or "coco" (COCO's
     sigmas, equal weights); oks_scale: multiplies every joint's spread; motion: how tracks predict."""
 
@@ -51,6 +55,7 @@ class TrackerConfig:
     start_score: float = 0.5
     min_detections: int = 3
     tentative_gap: int = 2
+    loose_cost: float = 0.75
     merge: bool = True
     sigmas: str | tuple[float, ...] = "calibrated"
     joint_weights: tuple[float, ...] | None = None
@@ -62,6 +67,8 @@ class TrackerConfig:
             raise ValueError(f"TrackerConfig.oks_weight must be in [0, 1], got {self.oks_weight}")
         if not 0 < self.max_cost <= 1:
             raise ValueError(f"TrackerConfig.max_cost must be in (0, 1], got {self.max_cost}")
+        if not 0 <= self.loose_cost <= 1:
+            raise ValueError(f"TrackerConfig.loose_cost must be in [0, 1], got {self.loose_cost}")
         if self.max_gap < 0:
             raise ValueError(f"TrackerConfig.max_gap must be >= 0, got {self.max_gap}")
         if not 0 <= self.start_score <= 1:
@@ -141,11 +148,12 @@ def predict(d: Detections, filters: Filters, slots: np.ndarray, last_rows: np.nd
 
 
 def pair_costs(prediction: Prediction, d: Detections, rows: np.ndarray, weights: np.ndarray,
-               oks_weight: float, max_cost: float) -> tuple[np.ndarray, np.ndarray]:
-    """(cost, allowed), both (tracks, detections), against the prediction.
+               oks_weight: float) -> tuple[np.ndarray, np.ndarray]:
+    """(cost, distance), both (tracks, detections), against the prediction; distance = 1 - likeness is
+    what the gates test.
 
     The likeness of a pair is w * keypoint similarity + (1 - w) * IoU. The gate allows a pair whose
-    1 - likeness is at most max_cost; the likeness is measured against the prediction's own spread, so a
+    1 - likeness is at most max_cost (TrackerConfig); the likeness is measured against the prediction's own spread, so a
     track unseen for a while may be found again further away. The cost that the assignment minimises is
     1 - sharpness * likeness: a vague prediction (a track long unseen) has its likeness discounted, so it
     may take a detection that no sharper track fits, but not one that a track followed frame by frame
@@ -153,7 +161,7 @@ def pair_costs(prediction: Prediction, d: Detections, rows: np.ndarray, weights:
     similarity = pairwise_pose_similarity(prediction.xy, prediction.visible, prediction.variance, d.xy[rows],
                                           d.visible[rows], weights)
     likeness = oks_weight * similarity + (1 - oks_weight) * pairwise_iou(prediction.box, d.boxes[rows])
-    return 1 - prediction.sharpness[:, None] * likeness, 1 - likeness <= max_cost
+    return 1 - prediction.sharpness[:, None] * likeness, 1 - likeness
 
 
 def assign(cost: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -85,8 +85,8 @@ class Linker:
         if len(self.live):
             live = self.live
             prediction = predict(d, self.filters, live, self.last_row[live], frame - self.last_frame[live], self.sigmas)
-            cost, allowed = pair_costs(prediction, d, np.arange(start, end), self.weights, config.oks_weight,
-                                       config.max_cost)
+            cost, distance = pair_costs(prediction, d, np.arange(start, end), self.weights, config.oks_weight)
+            allowed = distance <= config.max_cost
             confident = d.confident[start:end]
             first = np.flatnonzero(confident)
             track_rows, cols = assign(cost[:, first], allowed[:, first])
@@ -100,6 +100,8 @@ class Linker:
                 track_rows = np.concatenate([track_rows, left[more_rows]])
                 cols = np.concatenate([cols, weak[more_cols]])
                 unmatched[left[more_rows]] = False
+            if config.loose_cost > config.max_cost and unmatched.any():
+                track_rows, cols = self._loose_pass(distance, track_rows, cols, unmatched)
             absorbed = np.zeros(len(live), dtype=bool)
             if config.merge and len(track_rows) and unmatched.any():
                 absorbed = self._absorb(cost, allowed, track_rows, cols, unmatched, frame, start)
@@ -118,6 +120,18 @@ class Linker:
         if len(new):
             out[new] = self._start(frame, start + new)
         return out
+
+    def _loose_pass(self, distance: np.ndarray, track_rows: np.ndarray, cols: np.ndarray, unmatched: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """Unmatched tracks take leftover detections under loose_cost where the two are each other's only
+        candidate under it among all the frame's tracks and detections (updates `unmatched` in place)."""
+        loose = distance <= self.config.loose_cost
+        only = loose & (loose.sum(axis=1, keepdims=True) == 1) & (loose.sum(axis=0, keepdims=True) == 1)
+        left = np.flatnonzero(unmatched)
+        free = np.setdiff1d(np.arange(distance.shape[1]), cols)
+        more_rows, more_cols = np.nonzero(only[np.ix_(left, free)])
+        unmatched[left[more_rows]] = False
+        return np.concatenate([track_rows, left[more_rows]]), np.concatenate([cols, free[more_cols]])
 
     def _absorb(self, cost: np.ndarray, allowed: np.ndarray, track_rows: np.ndarray, cols: np.ndarray,
                 unmatched: np.ndarray, frame: int, start: int) -> np.ndarray:
