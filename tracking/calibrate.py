@@ -2,11 +2,12 @@
 set the tracker's constants from it (written to tracking/calibrated.py).
 
     python -m tracking.calibrate                    # measure and print
+    python tests/data/pose_clips.py ~/.cache/hmmr/tracking-calibration   # once
     python -m tracking.calibrate --write --plot docs/tracking_calibration.png
 
-1. Joint spreads, from a real detector: the embedded BlazePose backend runs on the committed clips of real
-   pedestrians (tests/data, cached under --cache); its detections are cut into tracklets that are surely
-   one person each (tracking.pairs.tracklet_scene); each joint's spread is measured from its residual
+1. Joint spreads, from a real detector: the embedded BlazePose backend's detections on the committed
+   clips of real pedestrians (tests/data/pose_clips.py writes them to --detections), cut into tracklets
+   that are surely one person each (tracking.pairs.tracklet_scene); each joint's spread is measured from its residual
    around the box centre between consecutive sightings (robust: from the median).
 2. Cost distributions, under a detector's noise (5% box jitter, 10% missed detections, the measured joint
    jitter, 5% missed joints) on calibration scenes: the synthetic scenes drawn with other seeds than the
@@ -32,7 +33,6 @@ from tracking.scenes import Noise, Scene, add_noise, crowd_scene, mot_scene, mot
 
 log = logging.getLogger(__name__)
 CALIBRATION_NOISE = Noise(box_jitter=0.05, miss_rate=0.10, joint_noise=1.0, joint_miss_rate=0.05)
-REAL_CLIPS = ("people_a.mp4", "people_b.mp4", "people_c.mp4", "people_d.mp4", "angle_zoom.mp4", "angle_mirror.mp4")
 SCALES = (0.5, 1.0, 2.0, 4.0)
 BLENDS = (0.2, 0.4, 0.6, 0.8)
 SAME_QUANTILES = (0.995, 0.999, 0.9995, 0.9999)
@@ -52,26 +52,13 @@ class Calibration:
     different_allowed: float  # different-person pairs under the gate
 
 
-def real_detections(clips_dir: Path, cache: Path) -> list[Scene]:
-    """Tracklet scenes of the embedded pose backend's detections on the committed real clips (run once,
-    then read from `cache`)."""
-    cache.mkdir(parents=True, exist_ok=True)
-    scenes = []
-    for name in REAL_CLIPS:
-        cached = cache / (Path(name).stem + ".npz")
-        if not cached.exists():
-            from pseudolabel.work import PoseStageConfig, pose_video
-
-            config = PoseStageConfig()
-            log.info("running %s on %s (once; cached in %s)", config.backend.name, name, cache)
-            result = pose_video({"unit_id": Path(name).stem, "media_path": str(clips_dir / name)},
-                                config.backend.build(), config)
-            detections = result.tables["detections"]
-            np.savez_compressed(cached, frames=np.asarray(detections["frame"]),
-                                keypoints=np.asarray(detections["keypoints"]).reshape(-1, 25, 3))
-        stored = np.load(cached)
-        scenes.append(tracklet_scene(name, stored["frames"], stored["keypoints"]))
-    return scenes
+def real_detections(folder: Path) -> list[Scene]:
+    """Tracklet scenes of a pose backend's detections on real clips: one npz (frames, keypoints) per clip
+    in `folder`, as tests/data/pose_clips.py writes them."""
+    paths = sorted(folder.glob("*.npz"))
+    if not paths:
+        raise FileNotFoundError(f"no detections (*.npz) in {folder}: run python tests/data/pose_clips.py {folder}")
+    return [tracklet_scene(path.stem, np.load(path)["frames"], np.load(path)["keypoints"]) for path in paths]
 
 
 def calibration_scenes(spreads: np.ndarray, noise: Noise = CALIBRATION_NOISE, seeds: tuple[int, ...] = (0, 1)
@@ -171,16 +158,15 @@ def main(argv: list[str] | None = None) -> None:
     import click
 
     @click.command()
-    @click.option("--clips-dir", default=str(Path(__file__).resolve().parents[1] / "tests" / "data"), show_default=True,
-                  type=click.Path(exists=True, file_okay=False), help="Folder with the real clips (REAL_CLIPS).")
-    @click.option("--cache", default=str(Path.home() / ".cache" / "hmmr" / "tracking-calibration"), show_default=True,
-                  type=click.Path(file_okay=False), help="Where the pose backend's detections are kept.")
+    @click.option("--detections", default=str(Path.home() / ".cache" / "hmmr" / "tracking-calibration"),
+                  show_default=True, type=click.Path(file_okay=False),
+                  help="A pose backend's detections on real clips (tests/data/pose_clips.py writes them).")
     @click.option("--write", is_flag=True, help="Write the constants to tracking/calibrated.py.")
     @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Write the cost plot (PNG) here.")
-    def command(clips_dir: str, cache: str, write: bool, plot_path: str | None) -> None:
+    def command(detections: str, write: bool, plot_path: str | None) -> None:
         """Measure the tracker's cost distributions and set its constants from them."""
         logging.basicConfig(level=logging.INFO, format="%(message)s")
-        real = Pairs.concatenate([collect_pairs(s) for s in real_detections(Path(clips_dir), Path(cache))])
+        real = Pairs.concatenate([collect_pairs(s) for s in real_detections(Path(detections))])
         sigmas = joint_spreads(real)
         scenes = calibration_scenes(sigmas)
         pairs = Pairs.concatenate([collect_pairs(s) for s in scenes])

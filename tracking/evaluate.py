@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> None:
     @click.command()
     @click.option("--seeds", default=3, show_default=True, help="Noise draws per scene.")
     @click.option("--clips-cache", type=click.Path(exists=True, file_okay=False),
-                  help="Cached detections of the real clips (python -m tracking.calibrate --cache).")
+                  help="Detections of the real clips, one npz each (tests/data/pose_clips.py writes them).")
     def command(seeds: int, clips_cache: str | None) -> None:
         """The README's tracking tables: trackers scored on scenes with identities, and real clips."""
         scenes = evaluation_scenes(seeds=tuple(range(seeds)))
