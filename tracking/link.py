@@ -5,8 +5,8 @@ Per frame:
      (tracking/motion.py); a track unseen for a while predicts further, with a wider spread;
   2. cost of a (track, detection) pair = w * (1 - keypoint similarity) + (1 - w) * (1 - box IoU), both
      against the prediction (tracking/similarity.py), the likeness discounted for a vague prediction
-     (pair_costs); pairs above the gate are never matched, whatever
-     the assignment would gain (as PHALP does; Detect-and-Track's ungated matching swapped identities);
+     (pair_costs); pairs above the gate are never matched, whatever the assignment would gain (as
+     PHALP does; Detect-and-Track's ungated matching swapped identities);
   3. confident detections are matched first (Hungarian); then, as in ByteTrack, the detections scoring
      under `start_score` may continue the tracks still unmatched, but never start one (their id is -1
      when they continue none);
@@ -14,8 +14,9 @@ Per frame:
      are each other's only candidate under it: a real detector's boxes on small people jitter more than
      the calibrated gate allows, and nobody else is there to be confused with;
   5. a track found again after a gap absorbs a track that started in its place while it was unseen (never
-     seen in the same frame as it, and fitting the same detection under the gate): one person keeps one
-     id, instead of the old and the new id taking turns on them;
+     seen in the same frame as it, and fitting the same detection under the gate, or seen along the
+     found track's path through its gap): one person keeps one id, instead of the old and the new id
+     taking turns on them;
   6. unmatched confident detections start tracks; a track is tentative until seen min_detections times,
      and a tentative track unseen for more than tentative_gap frames ends (its detections get -1), so that
      a one-frame stray cannot wait out a long gap and take the next person who comes by. A shot cut ends
@@ -44,8 +45,8 @@ class TrackerConfig:
     only continue tracks (0: every detection may start one); min_detections: a track seen fewer times is
     dropped (its detections get -1), as SORT keeps only tracks confirmed by a few hits; tentative_gap: such
     an unconfirmed track ends when unseen for more frames than this; loose_cost: a looser gate for a track
-    left unmatched and a detection left over when each is the other's only candidate under it; merge: a track found again absorbs the one
-    that started in its place; sigmas: "calibrated" (measured spreads and weights) or "coco" (COCO's
+    left unmatched and a detection left over when each is the other's only candidate under it (0: off);
+    merge: a track found again absorbs the one that started in its place; sigmas: "calibrated" (measured spreads and weights) or "coco" (COCO's
     sigmas, equal weights); oks_scale: multiplies every joint's spread; motion: how tracks predict."""
 
     oks_weight: float = calibrated.OKS_WEIGHT
