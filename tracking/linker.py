@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tracking.link import Detections, TrackerConfig, assign, moved, pair_costs, predict
+from tracking.link import Detections, Prediction, TrackerConfig, assign, moved, pair_costs, predict
 from tracking.motion import Filters
 from tracking.similarity import box_gaps, paired_iou, pairwise_iou, pose_similarity
 
@@ -101,7 +101,13 @@ class Linker:
                 cols = np.concatenate([cols, weak[more_cols]])
                 unmatched[left[more_rows]] = False
             if config.loose_cost > config.max_cost and unmatched.any():
-                track_rows, cols = self._loose_pass(distance, track_rows, cols, unmatched)
+                # Against the last sighting too, unmoved: a walker who turns round or stops is where the
+                # prediction is not.
+                still = Prediction(d.xy[self.last_row[live]], prediction.visible, prediction.variance,
+                                   prediction.sharpness, d.boxes[self.last_row[live]])
+                _, unmoved = pair_costs(still, d, np.arange(start, end), self.weights, config.oks_weight)
+                unmoved[frame - self.last_frame[live] > 1] = 1.0  # only for tracks seen in the last frame
+                track_rows, cols = self._loose_pass(np.minimum(distance, unmoved), track_rows, cols, unmatched)
             absorbed = np.zeros(len(live), dtype=bool)
             if config.merge and len(track_rows) and unmatched.any():
                 absorbed = self._absorb(cost, allowed, track_rows, cols, unmatched, frame, start)

@@ -159,3 +159,12 @@ def test_the_loose_pass_keeps_a_jittery_lone_walker_and_never_takes_a_neighbour(
     assert len(set(strict[who == 0].tolist())) == 2  # the calibrated gate alone breaks the jittery track
     assert len(set(ids[who == 0].tolist())) == 1 and set(ids[who == 0]).isdisjoint(ids[who == 1])
     assert len(set(ids[who == 1].tolist())) == 1
+
+
+@pytest.mark.parametrize("speed", [3, 8])
+def test_a_walker_who_turns_round_keeps_one_track(speed):
+    """Constant velocity overshoots a turn; the loose pass also tries the last sighting, unmoved."""
+    xs = [100 + speed * min(f, 24 - f) for f in range(30)]  # right for 12 frames, then back left
+    keypoints = np.stack([person(x, 200, 60, phase=x / 10) for x in xs])
+    assert set(link_tracks(np.arange(30), keypoints, config=TrackerConfig(**FIXED)).tolist()) == {0}
+    assert set(link_tracks(np.arange(30), keypoints).tolist()) == {0}
