@@ -69,6 +69,17 @@ def quaternion_to_axis_angle(quaternions: np.ndarray) -> np.ndarray:
     return q[..., 1:] / np.maximum(sin_half, 1e-12) * angle
 
 
+def nearest_equivalent(rotations: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Each axis-angle rotation (..., 3) written as itself or as the same rotation the other way round
+    (angle - 2 pi about the same axis), whichever is nearer `reference`: the input's own branch, so that a
+    body turned by about pi keeps its sign instead of jumping between +pi and -pi."""
+    angle = np.linalg.norm(rotations, axis=-1, keepdims=True)
+    other = rotations * (1.0 - 2.0 * np.pi / np.maximum(angle, 1e-12))
+    nearer = np.linalg.norm(other - reference, axis=-1, keepdims=True) < np.linalg.norm(rotations - reference, axis=-1,
+                                                                                         keepdims=True)
+    return np.where(nearer & (angle > 1e-12), other, rotations)
+
+
 def continuous_quaternions(quaternions: np.ndarray) -> np.ndarray:
     """(n, ..., 4): flip each frame's sign where needed so consecutive frames lie in the same hemisphere."""
     out = quaternions.copy()
@@ -81,8 +92,9 @@ def continuous_quaternions(quaternions: np.ndarray) -> np.ndarray:
 def smooth_person(person: PersonSequence, config: SmoothingConfig = SmoothingConfig()) -> PersonSequence:
     """The same person with pose, camera and betas filtered over time; vertices dropped (pose them again)."""
     n = person.n_frames
-    quaternions = continuous_quaternions(axis_angle_to_quaternion(person.pose.reshape(n, -1, 3).astype(np.float64)))
-    pose = quaternion_to_axis_angle(one_euro(quaternions, config)).reshape(n, -1)
+    rotations = person.pose.reshape(n, -1, 3).astype(np.float64)
+    quaternions = continuous_quaternions(axis_angle_to_quaternion(rotations))
+    pose = nearest_equivalent(quaternion_to_axis_angle(one_euro(quaternions, config)), rotations).reshape(n, -1)
     return replace(person, pose=pose.astype(np.float32), camera=one_euro(person.camera, config),
                    shape=one_euro(person.shape, config), vertices=None)
 
