@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from train.body import HEAD_TOP_VERTEX  # the vertex the head-top joint is read from
+
 N_VERTICES, N_FACES = 6890, 13776
-HEAD_TOP_VERTEX = 411  # as train.body: the vertex the head-top joint is read from
 
 # SMPL's 24 joints in its rest pose (metres; +x is the body's left, +y up, +z forward), roughly.
 REST_JOINTS = np.array([
