@@ -77,7 +77,7 @@ def prediction_stills(root: DatasetRoot, tubes: pd.DataFrame, checkpoint: Path, 
                       n_samples: int = 4, label: str = "") -> list[tuple[str, str]]:
     """(caption, png name) of the middle frame of the longest tube of each of `n_samples` videos that have
     features, with the model's mesh drawn (and a side view): the report's "Predictions" section."""
-    from render.gl import MeshRenderer
+    from render.backend import open_renderer
     from render.overlay import OverlayConfig
     from render.people import with_vertices
     from render.video import VideoRenderConfig, render_still, write_png
@@ -92,7 +92,7 @@ def prediction_stills(root: DatasetRoot, tubes: pd.DataFrame, checkpoint: Path, 
     model, body = load_model(Path(checkpoint)), BodyModel(Path(smpl_model_dir))
     faces = body.smpl.faces.astype(np.int32)
     stills = []
-    with MeshRenderer() as renderer:
+    with open_renderer() as renderer:
         for tube in chosen.itertuples():
             one, video = predict_root_tube(root, model, tube.tube_id)
             if video.media_path is None:

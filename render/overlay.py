@@ -8,7 +8,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from pseudolabel.draw import colour_of
-from render.gl import Mesh, MeshRenderer, vertex_normals
+from render.backend import Renderer
+from render.gl import Mesh, vertex_normals
 from render.people import PersonSequence
 from render.projection import camera_space, image_points, person_depth
 
@@ -107,7 +108,7 @@ def stamp(rgb: np.ndarray, lines: list[str], corner: str = "top-left") -> np.nda
     return np.asarray(image)
 
 
-def draw_frame(renderer: MeshRenderer, rgb: np.ndarray, frame: int, people: list[PersonSequence],
+def draw_frame(renderer: Renderer, rgb: np.ndarray, frame: int, people: list[PersonSequence],
                faces: np.ndarray, original_size: tuple[int, int], config: OverlayConfig,
                display_scale: float = 1.0) -> np.ndarray:
     """rgb (H, W, 3) of video frame `frame` -> (H, W or 2W, 3) with every person present drawn.

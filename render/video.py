@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from manifests.atomic import atomic_write
 from media.decode import DecodeConfig, open_stream
-from render.gl import MeshRenderer
+from render.backend import Renderer, open_renderer
 from render.overlay import OverlayConfig, draw_frame
 from render.people import PersonSequence
 
@@ -48,14 +48,14 @@ def people_span(people: list[PersonSequence]) -> tuple[int, int]:
 
 def render_video(media_path: Path, fps: float, people: list[PersonSequence], faces: np.ndarray, out_path: Path,
                  config: VideoRenderConfig = VideoRenderConfig(), progress: bool = True,
-                 renderer: MeshRenderer | None = None) -> int:
+                 renderer: Renderer | None = None) -> int:
     """Write `out_path` (H.264 mp4 at `fps`): each frame of the span with the people present drawn.
     Returns the number of frames written. Raises ValueError when the video ends before the span does."""
     first, end = config.frames or (0, None)
     info, frames = open_stream(Path(media_path), DecodeConfig(fps=fps, max_side_px=config.max_side_px))
     total = (end or _frame_count(media_path, fps)) - first
     own_renderer = renderer is None
-    renderer = renderer or MeshRenderer()
+    renderer = renderer or open_renderer()
     n_written = 0
     try:
         with atomic_write(Path(out_path)) as sink, av.open(sink, mode="w", format="mp4") as container:
@@ -92,14 +92,14 @@ def render_video(media_path: Path, fps: float, people: list[PersonSequence], fac
 
 
 def render_still(media_path: Path, fps: float, people: list[PersonSequence], faces: np.ndarray, frame_index: int,
-                 config: VideoRenderConfig = VideoRenderConfig(), renderer: MeshRenderer | None = None) -> np.ndarray:
+                 config: VideoRenderConfig = VideoRenderConfig(), renderer: Renderer | None = None) -> np.ndarray:
     """Video frame `frame_index` (at `fps`) with the people present drawn: (H, W or 2W, 3) uint8."""
     info, frames = open_stream(Path(media_path), DecodeConfig(fps=fps, max_side_px=config.max_side_px))
     frame = next((f for f in frames if f.index == frame_index), None)
     if frame is None:
         raise ValueError(f"{Path(media_path).name}: no frame {frame_index} at {fps:g} fps (the video is shorter)")
     own_renderer = renderer is None
-    renderer = renderer or MeshRenderer()
+    renderer = renderer or open_renderer()
     try:
         return draw_frame(renderer, frame.rgb, frame_index, people, faces, (info.width, info.height), config.overlay,
                           display_scale=frame.scale)

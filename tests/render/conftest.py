@@ -19,9 +19,25 @@ def faces(body):
     return body.smpl.faces.astype(np.int32)
 
 
-@pytest.fixture(scope="session")
-def renderer():
-    from render.gl import MeshRenderer
+def open_gl(samples: int = 4):
+    """OpenGL's renderer, or a skip that says which system library is missing (the torch one always runs)."""
+    from render.gl import MeshRenderer, RendererUnavailable
 
-    with MeshRenderer() as one:
+    try:
+        return MeshRenderer(samples=samples)
+    except RendererUnavailable as e:
+        pytest.skip(f"OpenGL renderer unavailable here ({e}); the torch rasteriser's run of this test stands")
+
+
+@pytest.fixture(scope="session")
+def gl_opener():
+    return open_gl
+
+
+@pytest.fixture(scope="session", params=["gl", "torch"])
+def renderer(request):
+    """Each drawing test runs on both renderers: OpenGL (moderngl, EGL) and the torch fallback."""
+    from render.raster import TorchRenderer
+
+    with (open_gl() if request.param == "gl" else TorchRenderer()) as one:
         yield one

@@ -59,7 +59,9 @@ def test_a_whole_video_and_a_span_with_a_side_view(clip, people, faces, renderer
     with Image.open(png) as image:
         assert image.size == (320, 240)
     _, whole = decoded(out)
-    assert np.abs(whole[9].astype(int) - still).mean() < 3  # the mp4's frame 9, up to compression
+    # The mp4's frame 9, up to compression (more of it at the torch renderer's hard edges), and no other.
+    differences = [np.abs(frame.astype(int) - still).mean() for frame in whole]
+    assert int(np.argmin(differences)) == 9 and differences[9] < 4
 
 
 def test_asking_for_frames_past_the_end_fails_and_leaves_no_file(clip, people, faces, renderer, tmp_path):
