@@ -59,6 +59,7 @@ def run() -> list[Section]:
     from pseudolabel.draw import draw_people
     from render.gl import MeshRenderer
     from render.overlay import OverlayConfig, draw_frame, front_meshes, place_people
+    from render.raster import TorchRenderer
     from train.body import BodyModel, write_test_smpl
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -75,7 +76,7 @@ def run() -> list[Section]:
         skeleton = np.zeros((25, 3), np.float32)
         skeleton[:, :2] = np.random.default_rng(0).uniform(100, 300, (25, 2))
         skeleton[:, 2] = 1.0
-        with MeshRenderer() as renderer, MeshRenderer(samples=0) as plain:
+        with MeshRenderer() as renderer, MeshRenderer(samples=0) as plain, TorchRenderer("cpu") as torch_cpu:
             meshes = [front_meshes(place_people(one, faces, f, size, float(WIDTH)), faces, 1.0) for f in range(N_FRAMES)]
             rows = {
                 "hmmr draw_frame, 1 person (normals, placement, raster, blend, read back)":
@@ -88,6 +89,10 @@ def run() -> list[Section]:
                     _fps(lambda f: draw_frame(plain, frame, f, one, faces, size, OverlayConfig())),
                 "hmmr MeshRenderer.draw alone (meshes placed beforehand)":
                     _fps(lambda f: renderer.draw(frame, meshes[f])),
+                "hmmr torch rasteriser (the fallback without OpenGL), draw_frame, 1 person, CPU":
+                    _fps(lambda f: draw_frame(torch_cpu, frame, f, one, faces, size, OverlayConfig())),
+                "hmmr torch rasteriser, draw alone (meshes placed beforehand), CPU":
+                    _fps(lambda f: torch_cpu.draw(frame, meshes[f])),
                 "2D skeleton (pseudolabel.draw, what `show` draws)":
                     _fps(lambda f: draw_people(frame, [skeleton], ids=[0])),
             }
@@ -97,7 +102,8 @@ def run() -> list[Section]:
         "Renderer speed (issue 25)",
         f"Frames/s drawing SMPL-sized meshes (6890 vertices, 13776 faces: the mannequin `write_test_smpl` makes) "
         f"over a {WIDTH}x{HEIGHT} frame, {N_FRAMES} frames of moving limbs, best of 3. hmmr: moderngl on a headless "
-        f"EGL context, here {gl}, 4x multisampling unless said. Baseline in the same run: pyrender 0.1.45's "
+        f"EGL context, here {gl}, 4x multisampling unless said; the torch rasteriser is the fallback where "
+        f"no OpenGL context can be made (no antialiasing). Baseline in the same run: pyrender 0.1.45's "
         f"OffscreenRenderer (EGL) in its own venv, the same vertices, lit, blended over the frame with numpy, no "
         f"antialiasing (compare it with the no-antialiasing row). Ratio: the row's frames/s over pyrender's.",
         ["renderer", "frames/s", "ratio (row / pyrender)"])
