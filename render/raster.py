@@ -101,7 +101,10 @@ class TorchRenderer:
         if not meshes:
             return np.array(background, dtype=np.uint8, copy=True)
         offsets = np.cumsum([0] + [len(m.xy_px) for m in meshes[:-1]])
-        as_tensor = lambda arrays, dtype: torch.from_numpy(np.concatenate(arrays).astype(dtype)).to(self.device)  # noqa: E731
+
+        def as_tensor(arrays, dtype):
+            return torch.from_numpy(np.concatenate(arrays).astype(dtype)).to(self.device)
+
         xy = as_tensor([m.xy_px for m in meshes], np.float64)
         depth = as_tensor([m.depth for m in meshes], np.float64)
         normals = as_tensor([m.normals for m in meshes], np.float32)

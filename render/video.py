@@ -20,6 +20,10 @@ from render.people import PersonSequence
 log = logging.getLogger(__name__)
 
 
+class FramesPastTheEnd(ValueError):
+    """Frames were asked for that the video does not have (the caller's input, not a bug)."""
+
+
 @dataclass(frozen=True)
 class VideoRenderConfig:
     """overlay: how each frame is drawn; max_side_px: downscale the output so its longer side (of the
@@ -50,7 +54,7 @@ def render_video(media_path: Path, fps: float, people: list[PersonSequence], fac
                  config: VideoRenderConfig = VideoRenderConfig(), progress: bool = True,
                  renderer: Renderer | None = None) -> int:
     """Write `out_path` (H.264 mp4 at `fps`): each frame of the span with the people present drawn.
-    Returns the number of frames written. Raises ValueError when the video ends before the span does."""
+    Returns the number of frames written. Raises FramesPastTheEnd when the video ends before the span does."""
     first, end = config.frames or (0, None)
     info, frames = open_stream(Path(media_path), DecodeConfig(fps=fps, max_side_px=config.max_side_px))
     total = (end or _frame_count(media_path, fps)) - first
@@ -81,10 +85,10 @@ def render_video(media_path: Path, fps: float, people: list[PersonSequence], fac
                 for packet in stream.encode():
                     container.mux(packet)
             if end is not None and first + n_written < end:
-                raise ValueError(f"{Path(media_path).name}: frames {first}..{end - 1} were asked for at {fps:g} fps; "
-                                 f"the video ends after frame {first + n_written - 1}")
+                raise FramesPastTheEnd(f"{Path(media_path).name}: frames {first}..{end - 1} were asked for at "
+                                       f"{fps:g} fps; the video ends after frame {first + n_written - 1}")
             if n_written == 0:
-                raise ValueError(f"{Path(media_path).name}: no frame from {first} on (the video is shorter)")
+                raise FramesPastTheEnd(f"{Path(media_path).name}: no frame from {first} on (the video is shorter)")
     finally:
         if own_renderer:
             renderer.close()
@@ -97,7 +101,8 @@ def render_still(media_path: Path, fps: float, people: list[PersonSequence], fac
     info, frames = open_stream(Path(media_path), DecodeConfig(fps=fps, max_side_px=config.max_side_px))
     frame = next((f for f in frames if f.index == frame_index), None)
     if frame is None:
-        raise ValueError(f"{Path(media_path).name}: no frame {frame_index} at {fps:g} fps (the video is shorter)")
+        raise FramesPastTheEnd(f"{Path(media_path).name}: no frame {frame_index} at {fps:g} fps "
+                               f"(the video is shorter)")
     own_renderer = renderer is None
     renderer = renderer or open_renderer()
     try:

@@ -14,11 +14,12 @@ import torch
 from manifests import FEATURES, TUBES, DatasetRoot, read_table
 from manifests.joints import BODY_25, HMMR_25, convert_joints
 from train.losses import Batch
+from manifests.errors import InputError
 
 CROP_HALF_PX = 112.0  # a 224 crop; keypoints become (pixel in crop / 112) - 1, i.e. [-1, 1]
 
 
-class DataError(ValueError):
+class DataError(InputError, ValueError):
     """The manifests do not hold what training was asked to use."""
 
 

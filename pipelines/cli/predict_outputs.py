@@ -8,6 +8,8 @@ from typing import Callable
 
 import click
 
+from pipelines.cli.common import BadInput
+
 
 def output_options(function: Callable) -> Callable:
     options = [
@@ -93,7 +95,7 @@ def write_outputs(tubes: list, npz_path: Callable[[str], Path], media_path: Path
     from render.overlay import OverlayConfig
     from render.people import posed_body, with_vertices
     from render.smoothing import SmoothingConfig, joint_acceleration_mm, smooth_person
-    from render.video import VideoRenderConfig, people_span, render_still, render_video, write_png
+    from render.video import FramesPastTheEnd, VideoRenderConfig, people_span, render_still, render_video, write_png
 
     body = faces = None
     if request.needs_body:
@@ -128,28 +130,31 @@ def write_outputs(tubes: list, npz_path: Callable[[str], Path], media_path: Path
     if not request.renders:
         return
     if media_path is None:
-        raise click.ClickException("nothing to render on: the tube's video is not in the root's videos table")
+        raise BadInput("nothing to render on: the tube's video is not in the root's videos table")
     for warning in warnings:
         click.secho(f"warning: {warning}", fg="yellow", err=True)
     label = " | ".join(line for line in (request.label, *warnings) if line)
     config = VideoRenderConfig(overlay=OverlayConfig(side_view=request.side_view, label=label),
                                max_side_px=request.render_max_side)
-    if request.render_path is not None:
-        span = None if whole_video else people_span(people)
-        n = render_video(media_path, fps, people, faces, request.render_path, replace(config, frames=span),
-                         progress=request.progress)
-        click.echo(f"{request.render_path}: {n} frames rendered")
-    if request.render_frame is not None:
-        frame, path = request.render_frame
-        write_png(path, render_still(media_path, fps, people, faces, frame, config))
-        click.echo(f"{path}: frame {frame}")
+    try:
+        if request.render_path is not None:
+            span = None if whole_video else people_span(people)
+            n = render_video(media_path, fps, people, faces, request.render_path, replace(config, frames=span),
+                             progress=request.progress)
+            click.echo(f"{request.render_path}: {n} frames rendered")
+        if request.render_frame is not None:
+            frame, path = request.render_frame
+            write_png(path, render_still(media_path, fps, people, faces, frame, config))
+            click.echo(f"{path}: frame {frame}")
+    except FramesPastTheEnd as e:  # the user asked for frames the video does not have
+        raise BadInput(str(e)) from e
 
 
 def _video_size(media_path: Path | None) -> tuple[int, int]:
     from media.probe import probe_video
 
     if media_path is None:
-        raise click.ClickException("--export-obj places people with the video's size; the tube's video is not in "
+        raise BadInput("--export-obj places people with the video's size; the tube's video is not in "
                                    "the root's videos table")
     info = probe_video(media_path)
     return int(info.width), int(info.height)
