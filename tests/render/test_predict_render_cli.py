@@ -87,6 +87,15 @@ def test_render_options_need_the_smpl_model(featured, tmp_path):
     assert not (tmp_path / "x.mp4").exists()
 
 
+def test_a_still_past_the_video_is_bad_input_not_a_bug(featured, tmp_path):
+    root, checkpoint, smpl_dir, tube = featured
+    result = CliRunner().invoke(predict_cli, [tube.tube_id, "--root", str(root.path), "--checkpoint", str(checkpoint),
+                                              "--smpl-model-dir", str(smpl_dir), "--out", str(tmp_path / "t.npz"),
+                                              "--render-frame", "100000", str(tmp_path / "late.png")])
+    assert result.exit_code == 2 and "no frame 100000" in result.output, result.output  # not 3 with a traceback
+    assert not (tmp_path / "late.png").exists()
+
+
 def test_the_report_shows_prediction_stills_in_a_browser(featured, tmp_path):
     root, checkpoint, smpl_dir, _ = featured
     result = CliRunner().invoke(pseudolabel_cli, ["report", "--root", str(root.path), "--out", str(tmp_path),
