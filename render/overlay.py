@@ -91,13 +91,15 @@ def side_meshes(placed: list[PlacedPerson], faces: np.ndarray, size_px: tuple[in
 
 
 def stamp(rgb: np.ndarray, lines: list[str], corner: str = "top-left") -> np.ndarray:
-    """`lines` of text on a dark band, big enough to read on a video (1/30 of the frame's height)."""
+    """`lines` of text on a dark band, big enough to read on a video (1/30 of the frame's height); a line
+    wider than the frame wraps at spaces, so a warning is never cut off at the frame's edge."""
     if not lines:
         return rgb
     image = Image.fromarray(rgb)
     pen = ImageDraw.Draw(image)
     size = max(10, rgb.shape[0] // 30)
     font = ImageFont.load_default(size=size)
+    lines = [part for line in lines for part in _wrap(pen, line, font, rgb.shape[1] - size)]
     boxes = [pen.textbbox((0, 0), line, font=font) for line in lines]
     band_w = max(b[2] for b in boxes) + size
     band_h = (size + size // 3) * len(lines) + size // 2
@@ -106,6 +108,16 @@ def stamp(rgb: np.ndarray, lines: list[str], corner: str = "top-left") -> np.nda
     for n, line in enumerate(lines):
         pen.text((x0 + size // 2, size // 4 + n * (size + size // 3)), line, fill=(255, 230, 80), font=font)
     return np.asarray(image)
+
+
+def _wrap(pen: ImageDraw.ImageDraw, line: str, font, width_px: int) -> list[str]:
+    words, out = line.split(" "), []
+    for word in words:
+        if out and pen.textlength(f"{out[-1]} {word}", font=font) <= width_px:
+            out[-1] = f"{out[-1]} {word}"
+        else:
+            out.append(word)
+    return out or [line]
 
 
 def draw_frame(renderer: Renderer, rgb: np.ndarray, frame: int, people: list[PersonSequence],

@@ -118,3 +118,17 @@ def test_the_side_view_puts_the_nearer_person_nearer_the_camera_side(body, faces
     # The label is written on the frame itself (yellow on a dark band, top left).
     top_left = drawn[:12, :60].astype(int)
     assert ((top_left[..., 0] > 200) & (top_left[..., 2] < 120)).any()
+
+
+def test_a_long_label_wraps_instead_of_running_off_the_frame():
+    from render.overlay import stamp
+
+    frame = np.full((300, 200, 3), 128, np.uint8)
+    label = "make demo: random weights | RANDOM-INIT FEATURES: not a real prediction"
+    stamped = stamp(frame, [label])
+    def band_rows(image):  # the dark band's height, read in its left margin (no text there)
+        return int((image[:, :3] == 0).all(-1).all(-1).sum())
+
+    assert band_rows(stamped) >= 2 * band_rows(stamp(frame, ["short"]))  # three lines (one line: 19 rows, three: 45)
+    yellow = (stamped[..., 0] > 200) & (stamped[..., 2] < 120)
+    assert yellow.sum() > 0 and yellow[:, -4:].sum() == 0  # the text ends inside the frame, not cut at its edge
