@@ -43,7 +43,12 @@ bench/.venvs/video2dataset/bin/video2dataset:
 	python3 -m venv bench/.venvs/video2dataset
 	bench/.venvs/video2dataset/bin/pip install --quiet video2dataset "pyarrow<15"
 
-bench-venvs: bench/.venvs/video2dataset/bin/video2dataset ## the baselines' own venvs (video2dataset)
+# The renderer's baseline: pyrender pins PyOpenGL 3.1.0, which we keep out of our venv.
+bench/.venvs/pyrender/bin/python:
+	python3 -m venv bench/.venvs/pyrender
+	bench/.venvs/pyrender/bin/pip install --quiet pyrender
+
+bench-venvs: bench/.venvs/video2dataset/bin/video2dataset bench/.venvs/pyrender/bin/python ## the baselines' own venvs (video2dataset, pyrender)
 
 harvest: install ## download videos: make harvest HASHTAGS=tags.txt [URLS=list.txt] [ROOT=data] [ARGS="--max-per-tag 50"]
 	$(VENV)/bin/hmmr-harvest --root $(ROOT) $(if $(HASHTAGS),--hashtags $(HASHTAGS)) $(if $(URLS),--urls $(URLS)) $(ARGS)

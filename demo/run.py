@@ -7,7 +7,10 @@ OpenCV's vtest.avi). The demo runs the real commands a user runs, against that s
   3. hmmr-train features                           -> features (ResNet-50; random init: no weights here)
   4. a second tags file with one more tag, and the commands again: only the new videos are done;
   5. a short hmmr-train run on all tubes, with an SMPL-format model the demo makes (not the real SMPL,
-     which needs a licence: the log says so), to show the trainer runs end to end.
+     which needs a licence: the log says so), to show the trainer runs end to end;
+  6. hmmr-predict on the longest tube with --render: an mp4 of its mesh over the video (and a side view),
+     and the dataset report with a still of the model's meshes per sampled tube. Random weights and a
+     mannequin: the images say so.
 It ends by printing where everything is and what each stage did.
 """
 from __future__ import annotations
@@ -84,7 +87,20 @@ def main(root: str, workers: int) -> None:
           "--out", str(dataset.path / "runs" / "demo-train"), "--steps", "20", "--batch-size", "2", "--window", "12",
           "--width", "64"])
 
-    videos, tubes = read_table(dataset, VIDEOS), read_table(dataset, TUBES)
+    click.secho("\n== predictions to look at ==", bold=True)
+    tubes = read_table(dataset, TUBES)
+    label = "make demo: random weights, 20 training steps, a mannequin in SMPL's place"
+    checkpoint = dataset.path / "runs" / "demo-train" / "checkpoint.pt"
+    tube_id = tubes.sort_values(["n_frames", "tube_id"], ascending=[False, True]).iloc[0]["tube_id"]
+    predictions = dataset.path / "predictions"
+    predictions.mkdir(exist_ok=True)
+    _run([str(bin_dir / "hmmr-predict"), tube_id, "--root", root, "--checkpoint", str(checkpoint), "--smpl-model-dir",
+          str(smpl_dir), "--out", str(predictions / f"{tube_id}.npz"), "--render", str(predictions / f"{tube_id}.mp4"),
+          "--side-view", "--label", label, "--no-progress"])
+    _run([str(bin_dir / "hmmr-pseudolabel"), "report", "--root", root, "--checkpoint", str(checkpoint),
+          "--smpl-model-dir", str(smpl_dir), "--label", label])
+
+    videos = read_table(dataset, VIDEOS)
     click.secho("\n== the dataset ==", bold=True)
     click.echo(f"  videos     {len(videos)} ({', '.join(sorted(videos['query'].unique()))}) in {dataset.media_dir}")
     click.echo(f"  detections {len(read_table(dataset, DETECTIONS, columns=['frame']))} people-frames")
@@ -98,6 +114,8 @@ def main(root: str, workers: int) -> None:
     click.echo(f"  features   {features['tube_id'].nunique()} tubes x {features['view'].nunique()} views "
                f"(the tube's own crop and jittered ones; random-init ResNet-50)")
     click.echo(f"  training   {dataset.path / 'runs' / 'demo-train'}/checkpoint.pt, scalars.jsonl")
+    click.echo(f"  rendered   {predictions / f'{tube_id}.mp4'} (the model's mesh over the video, and from the side)")
+    click.echo(f"  report     {dataset.path / 'report' / 'index.html'} (its Predictions section: a still per sampled tube)")
 
 
 if __name__ == "__main__":

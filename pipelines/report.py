@@ -118,8 +118,9 @@ def sample_frames(inputs: ReportInputs, out: Path, n_samples: int = 4) -> list[t
     return samples
 
 
-def write_report(inputs: ReportInputs, out: Path) -> Path:
-    """Write out/index.html and its PNGs; returns the HTML path."""
+def write_report(inputs: ReportInputs, out: Path, predictions: list[tuple[str, str]] = ()) -> Path:
+    """Write out/index.html and its PNGs; returns the HTML path. predictions: (caption, png name in `out`)
+    of stills with the model's meshes (pipelines.visualise.prediction_stills), a section when given."""
     out.mkdir(parents=True, exist_ok=True)
     videos, tubes = inputs.videos, inputs.tubes
     summary = [("videos", len(videos)), ("hours", f"{videos['duration_s'].sum() / 3600:.2f}"),
@@ -141,6 +142,11 @@ def write_report(inputs: ReportInputs, out: Path) -> Path:
     for caption, name in sample_frames(inputs, out):
         parts.append(f"<figure><img src='{name}' alt='{html.escape(caption)}'>"
                      f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    if predictions:
+        parts.append("<h2 id='predictions'>Predictions: the model's SMPL meshes on sampled tubes, and from the side</h2>")
+        for caption, name in predictions:
+            parts.append(f"<figure><img src='{name}' alt='{html.escape(caption)}'>"
+                         f"<figcaption>{html.escape(caption)}</figcaption></figure>")
     parts.append("</body></html>")
     page = out / "index.html"
     page.write_text("\n".join(parts))

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DOMAIN_PACKAGES = ("harvest", "media", "pseudolabel", "tracking", "train", "manifests", "checkpoints", "published", "authors")
+DOMAIN_PACKAGES = ("harvest", "media", "pseudolabel", "tracking", "train", "manifests", "checkpoints", "published", "authors",
+                   "render")
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -47,7 +48,7 @@ def test_importing_every_domain_package_loads_no_dask():
 # never sideways between domain packages. The test stand-ins (testing/), tests, benches and the demo are
 # never imported by shipped code.
 OURS = ("manifests", "media", "harvest", "pseudolabel", "tracking", "train", "checkpoints", "published", "authors",
-        "pipelines", "testing", "tests", "tests_helpers", "bench", "demo")
+        "render", "pipelines", "testing", "tests", "tests_helpers", "bench", "demo")
 MAY_IMPORT = {
     "manifests": set(),
     "media": {"manifests"},
@@ -60,8 +61,11 @@ MAY_IMPORT = {
     "authors": {"manifests", "media", "train"},
     "published": {"manifests", "media", "tracking", "train"},
     "harvest": {"manifests", "media", "authors"},
+    # Drawing sits on the model's parameter layout and crop (train) and the 2D tracks' palette (pseudolabel),
+    # so a person's mesh has the colour `show` gives its skeleton.
+    "render": {"manifests", "media", "pseudolabel", "train"},
     "pipelines": {"manifests", "media", "harvest", "pseudolabel", "tracking", "train", "checkpoints", "published",
-                  "authors"},
+                  "authors", "render"},
 }
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -55,32 +54,19 @@ class BodyModel(nn.Module):
         return output.vertices, joints
 
 
-def write_test_smpl(path: Path, n_vertices: int = 6890, seed: int = 0) -> Path:
-    """An SMPL-format file with the official keys and shapes and random, plausible values.
+def write_test_smpl(path: Path, seed: int = 0) -> Path:
+    """An SMPL-format file with the official keys, shapes and dtypes: a mannequin (train/mannequin.py).
 
-    For tests and the demo, which cannot download the real model: a blob-shaped body whose joint
-    regressor averages nearby vertices. Its logs say it is not SMPL.
+    For tests and the demo, which cannot download the real model. Its logs say it is not SMPL.
     """
     import pickle
 
     import scipy.sparse
 
-    rng = np.random.default_rng(seed)
-    v_template = rng.normal(0, 0.3, (n_vertices, 3)) * [0.3, 1.0, 0.15]
-    joints = rng.normal(0, 0.3, (24, 3)) * [0.3, 1.0, 0.15]
-    nearest = np.argsort(((v_template[None] - joints[:, None]) ** 2).sum(-1), axis=1)[:, :10]
-    regressor = scipy.sparse.lil_matrix((24, n_vertices))
-    for j in range(24):
-        regressor[j, nearest[j]] = 0.1
-    weights = np.zeros((n_vertices, 24))
-    weights[np.arange(n_vertices), np.argmin(((v_template[:, None] - joints[None]) ** 2).sum(-1), axis=1)] = 1.0
-    parents = np.array([4294967295, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21])
-    data = {
-        "v_template": v_template, "shapedirs": rng.normal(0, 0.01, (n_vertices, 3, 10)),
-        "posedirs": rng.normal(0, 0.001, (n_vertices, 3, 207)), "J_regressor": regressor.tocsc(),
-        "weights": weights, "kintree_table": np.stack([parents, np.arange(24)]).astype(np.int64),
-        "f": rng.integers(0, n_vertices, (2 * n_vertices - 4, 3)).astype(np.uint32),
-    }
+    from train.mannequin import mannequin
+
+    data = mannequin(seed)
+    data["J_regressor"] = scipy.sparse.csc_matrix(data["J_regressor"])
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as sink:
         pickle.dump(data, sink, protocol=2)

@@ -82,10 +82,16 @@ def status(root, failures):
 @main.command("report", context_settings=CONTEXT)
 @root_option
 @click.option("--out", "out_dir", default=None, help="Folder for index.html and its PNGs [default: ROOT/report].")
+@click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Add a Predictions section: this model's meshes on a still of each sampled tube with features.")
+@click.option("--smpl-model-dir", type=click.Path(exists=True, file_okay=False), default=None,
+              help="The SMPL model folder the checkpoint was trained with (needed by --checkpoint).")
+@click.option("--label", default="", help="Text written on every prediction still (e.g. what the weights are).")
 @exit_codes
-def report_command(root, out_dir):
+def report_command(root, out_dir, checkpoint, smpl_model_dir, label):
     """A static HTML report with plots: videos, hours, tubes and frames per dataset and query, tube length
-    and quality, failures by reason, and sample frames with skeletons, track ids and tube boxes."""
+    and quality, failures by reason, sample frames with skeletons, track ids and tube boxes, and with
+    --checkpoint the model's predictions drawn on sampled tubes."""
     from pathlib import Path
 
     from manifests import DETECTIONS, TRACKS, TUBES, VIDEOS, latest_status, read_table, stages_with_status
@@ -99,7 +105,18 @@ def report_command(root, out_dir):
     inputs = ReportInputs(videos=videos, tubes=read_table(dataset, TUBES), detections=read_table(dataset, DETECTIONS),
                           tracks=read_table(dataset, TRACKS), status={s: latest_status(dataset, s) for s in stages},
                           root=dataset.path)
-    page = write_report(inputs, Path(out_dir) if out_dir else dataset.path / "report")
+    if checkpoint and not smpl_model_dir:
+        raise click.UsageError("--checkpoint needs --smpl-model-dir")
+    out = Path(out_dir) if out_dir else dataset.path / "report"
+    predictions = []
+    if checkpoint:
+        from pipelines.visualise import prediction_stills
+
+        out.mkdir(parents=True, exist_ok=True)
+        predictions = prediction_stills(dataset, inputs.tubes, Path(checkpoint), Path(smpl_model_dir), out, label=label)
+        if not predictions:
+            click.echo("no tube has features yet (`hmmr-train features`): the report has no Predictions section")
+    page = write_report(inputs, out, predictions)
     click.echo(f"report: {page}")
 
 

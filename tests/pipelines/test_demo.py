@@ -45,3 +45,11 @@ def test_demo_grows_the_dataset_incrementally(tmp_path):
     assert second["n_already_done"] == first["n_ok"] and first["n_ok"] + second["n_ok"] == tubes["video_id"].nunique()
     assert (root / "runs" / "demo-train" / "checkpoint.pt").is_file()
     assert "tubes" in result.stdout and "round 2" in result.stdout and "SMPL-FORMAT TEST MODEL" in result.stdout
+    # It ends with a rendered mp4 of the longest tube, and the report shows prediction stills.
+    longest = tubes.sort_values(["n_frames", "tube_id"], ascending=[False, True]).iloc[0]
+    import av
+
+    with av.open(str(root / "predictions" / f"{longest.tube_id}.mp4")) as container:
+        assert sum(1 for _ in container.decode(video=0)) == longest.n_frames
+    report = (root / "report" / "index.html").read_text()
+    assert "id='predictions'" in report and (root / "report" / "prediction_0.png").is_file()

@@ -94,7 +94,7 @@ def test_eval_and_predict_from_a_checkpoint(synthetic_root, tmp_path):
     import numpy as np
 
     arrays = np.load(out)
-    assert arrays["pose"].shape == (40, 72) and arrays["camera"].shape == (40, 3) and arrays["shape"].shape == (40, 10)
+    assert arrays["pose"].shape == (40, 72) and arrays["camera"].shape == (40, 3) and arrays["betas"].shape == (40, 10)
     assert arrays["single_frame_past_pose"].shape == arrays["single_frame_future_pose"].shape == (40, 72)
 
 
