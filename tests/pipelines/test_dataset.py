@@ -6,6 +6,7 @@ written as those stages write them: their payloads would need a pose model and a
 """
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import signal
@@ -251,6 +252,10 @@ def test_card_counts_equal_pandas_counts_and_an_export_reads_back(copy, tmp_path
     assert card.people_per_frame.counts[1] == 2 * N_FRAMES  # two people in every frame of both videos
     assert [r.video_id for r in card.removed_since_previous] == ["generic-people_c"] and card.previous == "v1"
     assert "## Removals" in (tmp_path / "card" / "card.md").read_text()
+
+    shown = CliRunner().invoke(dataset_cli, ["card", "v2", "--root", str(copy.path)])
+    assert shown.exit_code == 0 and "(2 videos, 2 tubes)" in shown.output, shown.output
+    assert json.loads((copy.path / "cards" / "v2" / "card.json").read_text())["total"]["videos"] == 2
 
     out = tmp_path / "release"
     result = CliRunner().invoke(dataset_cli, ["export", "v2", "--root", str(copy.path), "--out", str(out)])
