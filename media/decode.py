@@ -105,7 +105,12 @@ def _frames(container, decoded_frames, stream, path: Path, out_fps: float, scale
     n_decoded = 0
     start_s: float | None = None
     held = None  # (time_s, decoded frame) waiting for the next frame's time
-    epsilon = 1e-6
+    # A frame's time is rounded to its container's tick (Matroska/WebM: whole milliseconds), so a frame
+    # due at a tick may say a little after it (frame 2 at 30 fps: 0.067 s for 0.0667 s). Within one tick
+    # (never more than a quarter frame) it counts as on time; otherwise the frame before it is shown
+    # twice and it is dropped.
+    tick_s = float(stream.time_base) if stream.time_base else 0.0
+    epsilon = max(1e-6, min(tick_s, 0.25 / max(native_fps, out_fps)))
 
     def emit_until(frame, until_s: float) -> Iterator[Frame]:
         nonlocal next_index
