@@ -91,7 +91,8 @@ def removal_payloads(root: DatasetRoot, selected: dict[str, str], reason: str) -
     ids = list(selected)
     has_rows = set().union(*(set(read_table(root, spec, columns=["video_id"])["video_id"]) & set(ids)
                              for spec in REMOVED_FROM))
-    pending = [v for v in ids if v in has_rows or v not in removed_video_ids(root)]
+    tombstoned = removed_video_ids(root)
+    pending = [v for v in ids if v in has_rows or v not in tombstoned]
     videos = read_table(root, VIDEOS, columns=["video_id", "url", "webpage_url", "media_path"], units=pending)
     videos = videos.set_index("video_id")
     entries = read_table(root, ENTRIES, columns=["query_id", "video_id", "url", "webpage_url"])
