@@ -1,4 +1,6 @@
-"""Tracking speed: link + cut frames/s at 1, 5, 20, 50 people per frame vs a naive per-pair Python loop."""
+"""Tracking speed: link + cut frames/s per core at 1, 5, 20, 50 people per frame (and 5 people under a
+detector's noise) vs a naive per-pair Python loop. CPU seconds of this process, not wall time: a loaded
+machine shares its cores, and the target (issue 24: 20k frames/s per core at 5 people) is per core."""
 from __future__ import annotations
 
 import time
@@ -7,8 +9,9 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from bench.report import Section
-from tracking.evaluate import person
+from tracking.evaluate import DETECTOR
 from tracking.link import link_tracks
+from tracking.scenes import Scene, add_noise, person
 from tracking.tubes import cut_tubes
 
 N_FRAMES = 500
@@ -55,22 +58,28 @@ def naive_link(frames: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
 
 def run() -> list[Section]:
     section = Section(
-        "Tracking speed (issue 5)",
-        f"`link_tracks` + `cut_tubes` on {N_FRAMES} frames of N people walking (one core), against a naive "
-        "per-pair Python loop (same Hungarian solver, cost by per-joint loops) in the same run.",
+        "Tracking speed (issues 5, 24)",
+        f"`link_tracks` + `cut_tubes` on {N_FRAMES} frames of N people walking, in CPU seconds of one process "
+        "(frames/s per core), against a naive per-pair Python loop (same Hungarian solver, cost by per-joint loops, "
+        "no motion) in the same run. 'noisy': 5% box jitter, 10% missed detections, measured joint jitter "
+        "(tracking.evaluate.DETECTOR): the per-frame path, where steady stretches cannot be batched.",
         ["people per frame", "ours frames/s", "naive frames/s", "speed-up"],
     )
-    for n_people in (1, 5, 20, 50):
+    link_tracks(*scene(2, 50))  # once per process: the motion filter's steady state is solved and cached
+    for label in (1, 5, "5 noisy", 20, 50):
+        n_people = int(str(label).split()[0])
         frames, keypoints = scene(n_people)
-        started = time.perf_counter()
+        if label == "5 noisy":
+            noisy = add_noise(Scene("bench", frames, keypoints, np.zeros(len(frames), dtype=np.int64)), DETECTOR)
+            frames, keypoints = noisy.frames, noisy.keypoints
+        started = time.process_time()
         ids = link_tracks(frames, keypoints)
         cut_tubes(frames, keypoints, ids)
-        ours_s = time.perf_counter() - started
+        ours_fps = N_FRAMES / (time.process_time() - started)
         n_naive = N_FRAMES if n_people <= 5 else 100  # the naive loop is too slow for 500 frames of 50 people
         naive_frames, naive_keypoints = frames[frames < n_naive], keypoints[frames < n_naive]
-        started = time.perf_counter()
+        started = time.process_time()
         naive_link(naive_frames, naive_keypoints)
-        naive_fps = n_naive / (time.perf_counter() - started)
-        ours_fps = N_FRAMES / ours_s
-        section.rows.append([n_people, f"{ours_fps:,.0f}", f"{naive_fps:,.0f}", f"{ours_fps / naive_fps:.1f}x"])
+        naive_fps = n_naive / (time.process_time() - started)
+        section.rows.append([label, f"{ours_fps:,.0f}", f"{naive_fps:,.0f}", f"{ours_fps / naive_fps:.1f}x"])
     return [section]

@@ -89,7 +89,7 @@ def main(root: str, workers: int) -> None:
     click.echo(f"  videos     {len(videos)} ({', '.join(sorted(videos['query'].unique()))}) in {dataset.media_dir}")
     click.echo(f"  detections {len(read_table(dataset, DETECTIONS, columns=['frame']))} people-frames")
     tracks = read_table(dataset, TRACKS, columns=["video_id", "track_id"]).drop_duplicates()
-    click.echo(f"  tracks     {len(tracks)}")
+    click.echo(f"  tracks     {(tracks['track_id'] >= 0).sum()}")  # -1: detections no track kept
     click.echo(f"  tubes      {len(tubes)} of {tubes['n_frames'].sum() if len(tubes) else 0} frames")
     click.echo(f"  tables     {dataset.manifests_dir}/<table>/part-*.parquet (pandas.read_parquet reads them)")
     click.echo(f"  runs       {dataset.runs_dir}/<run_id>/config.json, stats.json, log")

@@ -159,7 +159,8 @@ TRACKS = TableSpec(
     unit_column="video_id",
     producer="tracking",
     importers=IMPORTERS + REMOVERS,
-    units={"track_id": "unique within a video; a track never crosses a shot cut"},
+    units={"track_id": "unique within a video; a track never crosses a shot cut; -1: a detection no track kept "
+                       "(a weak one that continued none, or a track seen fewer than 3 times)"},
 )
 
 TUBES = TableSpec(

@@ -18,7 +18,7 @@ from PIL import Image  # noqa: E402
 from manifests.joints import N_BODY_25  # noqa: E402
 from media.decode import DecodeConfig, open_stream  # noqa: E402
 from pseudolabel.draw import draw_people  # noqa: E402
-from tracking.tubes import TubeConfig  # noqa: E402
+from tracking.tubes import TubeConfig, tube_yield  # noqa: E402
 
 
 @dataclass
@@ -133,6 +133,10 @@ def write_report(inputs: ReportInputs, out: Path) -> Path:
     videos, tubes = inputs.videos, inputs.tubes
     summary = [("videos", len(videos)), ("hours", f"{videos['duration_s'].sum() / 3600:.2f}"),
                ("tubes", len(tubes)), ("tube frames", int(tubes["n_frames"].sum()) if len(tubes) else 0),
+               # What tracking keeps of what pose found: fragmented tracks make tubes too short to keep.
+               ("tube yield (detections in tubes / detections)",
+                f"{tube_yield([np.stack(list(k)) for k in tubes['keypoints']], len(inputs.detections)):.1%}"
+                if len(tubes) else "0%"),
                ("datasets", ", ".join(sorted(videos["dataset"].unique())))]
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>hmmr dataset report</title>",
              "<style>body{font-family:sans-serif;max-width:1200px;margin:2em auto}img{max-width:100%}"

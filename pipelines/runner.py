@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -73,7 +72,7 @@ def holding_root(root: DatasetRoot, command: str, config: RunnerConfig) -> Datas
     """The root's writer lock for a whole command, from its first stage's plan to its last commit: another
     command, even one queued with --lock-wait, never runs between two of its stages (the lock is
     re-entrant, so each stage's own `run_stage` takes it again at no cost)."""
-    return DatasetLock(root.path, owner=f"{command} (pid {os.getpid()})", wait_s=config.lock_wait_s)
+    return DatasetLock(root.path, owner=command, wait_s=config.lock_wait_s)
 
 
 def run_stage(
@@ -103,9 +102,9 @@ def run_stage(
                 removed = remove_orphan_parts(root, stage.name, stage.outputs)
                 if removed:
                     log.warning("removed %d uncommitted parts left by an interrupted run", len(removed))
-                removed = _taken_down(root, stage, units)
+                taken_down = _taken_down(root, stage, units)
                 # A unit taken down since it was done is due once more, to be skipped as removed.
-                redo = frozenset(redo) | (removed.keys() - _skipped_as_removed(root, stage))
+                redo = frozenset(redo) | (taken_down.keys() - _skipped_as_removed(root, stage))
                 plan = plan_units(root, stage, units, config.retry_failed, redo, config.limit)
                 stats.n_already_done, stats.n_failed_not_retried = plan.n_already_done, plan.n_failed_not_retried
                 stats.n_due = len(plan.due)
@@ -114,7 +113,7 @@ def run_stage(
                     "root": str(root.path), "argv": sys.argv, "scheduler": scheduler.describe(),
                 })
                 if plan.due:
-                    _run_and_commit(scheduler, root, stage, plan, config, stats, commit_hook, removed)
+                    _run_and_commit(scheduler, root, stage, plan, config, stats, commit_hook, taken_down)
             finally:
                 stats.finish(time.perf_counter() - started)
                 write_json_atomic(run_dir / "stats.json", stats)

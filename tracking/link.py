@@ -1,101 +1,182 @@
-"""link_tracks: frame-to-frame Hungarian matching of people into tracks, per shot, with a gate.
+"""link_tracks: people linked into tracks frame by frame, per shot, against where each track is going.
 
-Cost of a (track, detection) pair = w * (1 - OKS) + (1 - w) * (1 - IoU), against the track's last seen
-pose. Pairs costing more than `max_cost` are never matched, whatever the assignment would gain (as
-PHALP does; without a gate, Detect-and-Track swapped identities when one person left as another came
-in). A track that misses frames may be matched again within `max_gap` frames; a shot cut ends every
-track.
+Per frame:
+  1. every live track (seen in the last `max_gap` + 1 frames) predicts its box and pose at this frame
+     (tracking/motion.py); a track unseen for a while predicts further, with a wider spread;
+  2. cost of a (track, detection) pair = w * (1 - keypoint similarity) + (1 - w) * (1 - box IoU), both
+     against the prediction (tracking/similarity.py), the likeness discounted for a vague prediction
+     (pair_costs); pairs above the gate are never matched, whatever the assignment would gain (as
+     PHALP does; Detect-and-Track's ungated matching swapped identities);
+  3. confident detections are matched first (Hungarian); then, as in ByteTrack, the detections scoring
+     under `start_score` may continue the tracks still unmatched, but never start one (their id is -1
+     when they continue none);
+  4. a track still unmatched may take a detection left over under a looser gate (loose_cost) when the two
+     are each other's only candidate under it: a real detector's boxes on small people jitter more than
+     the calibrated gate allows, and nobody else is there to be confused with;
+  5. a track found again after a gap absorbs a track that started in its place while it was unseen (never
+     seen in the same frame as it, and fitting the same detection under the gate, or seen along the
+     found track's path through its gap): one person keeps one id, instead of the old and the new id
+     taking turns on them;
+  6. unmatched confident detections start tracks; a track is tentative until seen min_detections times,
+     and a tentative track unseen for more than tentative_gap frames ends (its detections get -1), so that
+     a one-frame stray cannot wait out a long gap and take the next person who comes by. A shot cut ends
+     every track.
+The defaults come from measured cost distributions (tracking/calibrate.py, the README's tracking section).
+Steady stretches (the same people, each matched the obvious way, frame after frame) are linked in
+batches (tracking/linker.py) with the same result as frame by frame, several times faster.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from tracking.similarity import boxes_of, pairwise_iou, pairwise_oks
+from tracking import calibrated
+from tracking.motion import Filters, MotionConfig
+from tracking.similarity import COCO_SIGMAS, boxes_of, detection_scores, pairwise_iou, pairwise_pose_similarity
 
 
 @dataclass(frozen=True)
 class TrackerConfig:
-    """oks_weight: share of OKS in the cost (the rest is box IoU); max_cost: the gate; max_gap: frames a
-    track may go unseen and still be continued; min_confidence: a joint counts as visible above this."""
+    """oks_weight: share of the keypoint similarity in the cost (the rest is box IoU); max_cost: the gate;
+    max_gap: frames a track may go unseen and still be continued; min_confidence: a joint counts as
+    visible above this; start_score: detections scoring below this (tracking.similarity.detection_scores)
+    only continue tracks (0: every detection may start one); min_detections: a track seen fewer times is
+    dropped (its detections get -1), as SORT keeps only tracks confirmed by a few hits; tentative_gap: such
+    an unconfirmed track ends when unseen for more frames than this; loose_cost: a looser gate for a track
+    left unmatched and a detection left over when each is the other's only candidate under it (0: off);
+    merge: a track found again absorbs the one that started in its place; sigmas: "calibrated" (measured spreads and weights) or "coco" (COCO's
+    sigmas, equal weights); oks_scale: multiplies every joint's spread; motion: how tracks predict."""
 
-    oks_weight: float = 0.7
-    max_cost: float = 0.8
-    max_gap: int = 5
+    oks_weight: float = calibrated.OKS_WEIGHT
+    max_cost: float = calibrated.MAX_COST
+    max_gap: int = 15
     min_confidence: float = 0.1
+    start_score: float = 0.5
+    min_detections: int = 3
+    tentative_gap: int = 2
+    loose_cost: float = 0.75
+    merge: bool = True
+    sigmas: str | tuple[float, ...] = "calibrated"
+    joint_weights: tuple[float, ...] | None = None
+    oks_scale: float = calibrated.OKS_SCALE
+    motion: MotionConfig = field(default_factory=MotionConfig)
 
     def __post_init__(self) -> None:
         if not 0 <= self.oks_weight <= 1:
             raise ValueError(f"TrackerConfig.oks_weight must be in [0, 1], got {self.oks_weight}")
         if not 0 < self.max_cost <= 1:
             raise ValueError(f"TrackerConfig.max_cost must be in (0, 1], got {self.max_cost}")
+        if not 0 <= self.loose_cost <= 1:
+            raise ValueError(f"TrackerConfig.loose_cost must be in [0, 1], got {self.loose_cost}")
         if self.max_gap < 0:
             raise ValueError(f"TrackerConfig.max_gap must be >= 0, got {self.max_gap}")
+        if not 0 <= self.start_score <= 1:
+            raise ValueError(f"TrackerConfig.start_score must be in [0, 1], got {self.start_score}")
+        if self.tentative_gap < 0:
+            raise ValueError(f"TrackerConfig.tentative_gap must be >= 0, got {self.tentative_gap}")
+        if self.min_detections < 1:
+            raise ValueError(f"TrackerConfig.min_detections must be >= 1, got {self.min_detections}")
+        if not (self.sigmas in ("calibrated", "coco") or (isinstance(self.sigmas, tuple) and len(self.sigmas) == 25)):
+            raise ValueError(f"TrackerConfig.sigmas must be 'calibrated', 'coco' or 25 spreads, got {self.sigmas!r}")
+        if self.joint_weights is not None and len(self.joint_weights) != 25:
+            raise ValueError(f"TrackerConfig.joint_weights must be 25 weights, got {len(self.joint_weights)}")
+        if self.oks_scale <= 0:
+            raise ValueError(f"TrackerConfig.oks_scale must be > 0, got {self.oks_scale}")
 
-
-def _assign(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The minimum-cost matching. When every track's cheapest detection is a different one, that is the
-    optimum (it reaches the lower bound: the sum of row minima), and the Hungarian solve is skipped; in a
-    steady scene that is most frames."""
-    if cost.shape[0] <= cost.shape[1]:
-        best = cost.argmin(axis=1)
-        if len(np.unique(best)) == len(best):
-            return np.arange(cost.shape[0]), best
-    return linear_sum_assignment(cost)
-
-
-def _pair_cost(a_pose, a_box, b_pose, b_box, config: TrackerConfig) -> np.ndarray:
-    """(..., A, B) cost of continuing people `a` with people `b`: blended 1 - OKS and 1 - IoU."""
-    return (config.oks_weight * (1 - pairwise_oks(a_pose, b_pose, a_box, config.min_confidence))
-            + (1 - config.oks_weight) * (1 - pairwise_iou(a_box, b_box)))
+    def joint_spreads(self) -> tuple[np.ndarray, np.ndarray]:
+        """(25,) spreads in body heights (oks_scale applied) and (25,) joint weights."""
+        if isinstance(self.sigmas, tuple):
+            spreads, weights = np.array(self.sigmas), calibrated.WEIGHTS
+        elif self.sigmas == "coco":
+            spreads, weights = COCO_SIGMAS, np.ones(len(COCO_SIGMAS))
+        else:
+            spreads, weights = calibrated.SIGMAS, calibrated.WEIGHTS
+        return spreads * self.oks_scale, np.array(self.joint_weights) if self.joint_weights else weights
 
 
 @dataclass(frozen=True)
-class _Consecutive:
-    """What frame k's people cost against frame k+1's, for every pair of consecutive detection frames.
+class Detections:
+    """Per-detection quantities computed once for a whole video, in processing order (by frame)."""
 
-    costs[k]: (people in frame k, people in frame k+1). match[k, i]: the detection of frame k+1 that
-    person i of frame k continues into when `clean[k]`, -1 if every pair of that row is above the gate.
-    clean[k]: every row's cheapest ungated detection is a different one, so those row minima are the
-    optimal gated assignment (a maximum matching, at the lower bound of the cost) with no Hungarian solve.
-    """
+    frames: np.ndarray  # (N,)
+    xy: np.ndarray  # (N, 25, 2) px
+    visible: np.ndarray  # (N, 25) bool
+    boxes: np.ndarray  # (N, 4)
+    measured: np.ndarray  # (N, 3) box centre x, y (px) and log height: what the motion filter sees
+    confident: np.ndarray  # (N,) bool: may start a track
 
-    costs: list[np.ndarray]
-    match: np.ndarray
-    clean: np.ndarray
+    @classmethod
+    def of(cls, frames: np.ndarray, keypoints: np.ndarray, config: TrackerConfig) -> "Detections":
+        boxes = boxes_of(keypoints, config.min_confidence)
+        height = np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
+        measured = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2, np.log(height)], axis=1)
+        return cls(frames, keypoints[..., :2], keypoints[..., 2] > config.min_confidence, boxes, measured,
+                   detection_scores(keypoints, config.min_confidence) >= config.start_score)
 
 
-def _consecutive(keypoints: np.ndarray, boxes: np.ndarray, starts: np.ndarray, ends: np.ndarray,
-                 config: TrackerConfig, chunk_elements: int = 250_000) -> _Consecutive:
-    """Costs and row-minimum matches of consecutive frames, in a few vectorised passes (people padded
-    per frame; frames in chunks small enough for the CPU cache, which matters more than the number of
-    passes). A track seen in the previous frame, the common case, needs nothing more."""
-    n_frames = len(starts)
-    counts = ends - starts
-    width = int(counts.max())
-    pose = np.zeros((n_frames, width, 25, 3))
-    box = np.zeros((n_frames, width, 4))
-    slot = np.arange(len(keypoints)) - np.repeat(starts, counts)
-    frame_of_row = np.repeat(np.arange(n_frames), counts)
-    pose[frame_of_row, slot], box[frame_of_row, slot] = keypoints, boxes
-    column_exists = np.arange(width) < counts[:, None]  # (frames, width)
-    costs = []
-    match = np.full((max(n_frames - 1, 0), width), -1, dtype=np.int64)
-    step = max(1, chunk_elements // (width * width * 25))
-    for first in range(0, n_frames - 1, step):
-        last = min(n_frames - 1, first + step)
-        block = _pair_cost(pose[first:last], box[first:last], pose[first + 1:last + 1], box[first + 1:last + 1], config)
-        costs += [block[i, :counts[first + i], :counts[first + i + 1]] for i in range(last - first)]
-        allowed = np.where(column_exists[first + 1:last + 1, None, :] & (block <= config.max_cost), block, np.inf)
-        best = allowed.argmin(axis=2)
-        matched = np.isfinite(np.take_along_axis(allowed, best[..., None], axis=2)[..., 0])
-        match[first:last] = np.where(matched & column_exists[first:last], best, -1)
-    # Unique matches per row: sort them, with each unmatched row given a distinct negative stand-in.
-    distinct = np.where(match >= 0, match, -1 - np.arange(width))
-    clean = (np.diff(np.sort(distinct, axis=1), axis=1) != 0).all(axis=1)
-    return _Consecutive(costs, match, clean)
+@dataclass(frozen=True)
+class Prediction:
+    """Where tracks are expected in a frame: xy (T, 25, 2) px, visible (T, 25), variance (T, 25) px^2 of
+    each joint's sighting around it, sharpness (T,) (tracking.motion.Filters.predict), box (T, 4)."""
+
+    xy: np.ndarray
+    visible: np.ndarray
+    variance: np.ndarray
+    sharpness: np.ndarray
+    box: np.ndarray
+
+
+def moved(d: Detections, last_rows: np.ndarray, mean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(xy (..., 25, 2), box (..., 4)): the pose and box of detections `last_rows` (...,) moved and scaled
+    onto predicted box states `mean` (..., 3)."""
+    ratio = np.exp(mean[..., 2] - d.measured[last_rows, 2])
+    centre_then = d.measured[last_rows, :2]
+    xy = (d.xy[last_rows] - centre_then[..., None, :]) * ratio[..., None, None] + mean[..., None, :2]
+    box = (d.boxes[last_rows] - np.concatenate([centre_then, centre_then], -1)) * ratio[..., None]
+    return xy, box + np.concatenate([mean[..., :2], mean[..., :2]], -1)
+
+
+def predict(d: Detections, filters: Filters, slots: np.ndarray, last_rows: np.ndarray, frames_ahead: np.ndarray,
+            sigmas: np.ndarray) -> Prediction:
+    """Tracks at filter `slots`, last seen as detections `last_rows` `frames_ahead` frames ago; each
+    joint's variance is its own spread (sigmas, body heights) plus the whole body's."""
+    mean, body_variance, sharpness = filters.predict(slots, frames_ahead)
+    xy, box = moved(d, last_rows, mean)
+    variance = sigmas * sigmas * np.exp(2 * mean[:, 2:3]) + body_variance[:, None]
+    return Prediction(xy, d.visible[last_rows], variance, sharpness, box)
+
+
+def pair_costs(prediction: Prediction, d: Detections, rows: np.ndarray, weights: np.ndarray,
+               oks_weight: float) -> tuple[np.ndarray, np.ndarray]:
+    """(cost, distance), both (tracks, detections), against the prediction; distance = 1 - likeness is
+    what the gates test.
+
+    The likeness of a pair is w * keypoint similarity + (1 - w) * IoU. The gate allows a pair whose
+    1 - likeness is at most max_cost (TrackerConfig); the likeness is measured against the prediction's own spread, so a
+    track unseen for a while may be found again further away. The cost that the assignment minimises is
+    1 - sharpness * likeness: a vague prediction (a track long unseen) has its likeness discounted, so it
+    may take a detection that no sharper track fits, but not one that a track followed frame by frame
+    predicts well. For a track seen in the last frame, cost = w (1 - OKS) + (1 - w) (1 - IoU)."""
+    similarity = pairwise_pose_similarity(prediction.xy, prediction.visible, prediction.variance, d.xy[rows],
+                                          d.visible[rows], weights)
+    likeness = oks_weight * similarity + (1 - oks_weight) * pairwise_iou(prediction.box, d.boxes[rows])
+    return 1 - prediction.sharpness[:, None] * likeness, 1 - likeness
+
+
+def assign(cost: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, cols) of the minimum-cost matching among allowed pairs. When every row's cheapest column is
+    allowed and a different one, that is the optimum (it reaches the lower bound, the sum of row minima)
+    and the Hungarian solve is skipped: in a steady scene that is most frames."""
+    if cost.size == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    best = cost.argmin(axis=1)
+    if allowed[np.arange(len(cost)), best].all() and len(np.unique(best)) == len(best):
+        return np.arange(len(cost)), best
+    rows, cols = linear_sum_assignment(np.where(allowed, cost, 1e6))
+    keep = allowed[rows, cols]
+    return rows[keep], cols[keep]
 
 
 def link_tracks(frames: np.ndarray, keypoints: np.ndarray, shot_starts: np.ndarray | list[int] = (0,),
@@ -105,82 +186,21 @@ def link_tracks(frames: np.ndarray, keypoints: np.ndarray, shot_starts: np.ndarr
     frames: (N,) int frame index of each detection (any order).
     keypoints: (N, 25, 3) float BODY_25 (x_px, y_px, confidence).
     shot_starts: first frame of each shot; no track crosses one.
-    Returns (N,) int64 track ids, unique within the video, numbered in order of first appearance.
+    Returns (N,) int64 track ids, unique within the video, numbered in order of first appearance;
+    -1 for a low-scoring detection that continued no track.
     """
+    from tracking.linker import Linker
+
     frames = np.asarray(frames, dtype=np.int64)
     track_ids = np.full(len(frames), -1, dtype=np.int64)
     if len(frames) == 0:
         return track_ids
-    order = np.argsort(frames, kind="stable")
-    sorted_frames = frames[order]
-    poses = np.asarray(keypoints, dtype=np.float64)[order]  # everything below is in frame order
-    boxes = boxes_of(poses, config.min_confidence)
-    boundaries = np.flatnonzero(np.diff(sorted_frames)) + 1
-    starts = np.concatenate([[0], boundaries])
-    ends = np.concatenate([boundaries, [len(frames)]])
-    shot_of = np.searchsorted(np.sort(np.asarray(shot_starts, dtype=np.int64)), sorted_frames[starts], side="right")
-    consecutive = _consecutive(poses, boxes, starts, ends, config)
-
-    # Live tracks in two parts: `previous`, the ids of the previous detection frame's people (in row
-    # order), and tracks in a gap (unseen since an earlier frame, still within max_gap) as parallel arrays.
-    no_ids = np.zeros(0, dtype=np.int64)
-    previous = no_ids
-    gap_ids, gap_row, gap_frame = no_ids, no_ids, no_ids
-    assigned_sorted = np.full(len(frames), -1, dtype=np.int64)
-    next_id = 0
-    for k, (start, end) in enumerate(zip(starts, ends)):
-        frame = sorted_frames[start]
-        if k == 0 or shot_of[k] != shot_of[k - 1]:  # a cut ends every track
-            previous, gap_ids, gap_row, gap_frame = no_ids, no_ids, no_ids, no_ids
-        elif frame - sorted_frames[starts[k - 1]] > config.max_gap + 1:
-            previous = no_ids
-        if len(gap_ids):
-            alive = frame - gap_frame <= config.max_gap + 1
-            if not alive.all():
-                gap_ids, gap_row, gap_frame = gap_ids[alive], gap_row[alive], gap_frame[alive]
-        assigned = np.full(end - start, -1, dtype=np.int64)
-        if len(previous) and not len(gap_ids) and consecutive.clean[k - 1]:  # the steady case: no solve
-            match = consecutive.match[k - 1, :len(previous)]
-            hit = match >= 0
-            assigned[match[hit]] = previous[hit]
-            unmatched = ~hit
-            if unmatched.any():
-                gap_ids, gap_row = previous[unmatched], starts[k - 1] + np.flatnonzero(unmatched)
-                gap_frame = np.full(len(gap_ids), sorted_frames[starts[k - 1]])
-        elif len(previous) or len(gap_ids):
-            assigned, (gap_ids, gap_row, gap_frame) = _match_with_gaps(
-                previous, (gap_ids, gap_row, gap_frame), k, poses, boxes, starts, sorted_frames, consecutive, config)
-        new = np.flatnonzero(assigned < 0)
-        if len(new):
-            assigned[new] = np.arange(next_id, next_id + len(new))
-            next_id += len(new)
-        previous = assigned
-        assigned_sorted[start:end] = assigned
-    track_ids[order] = assigned_sorted
+    keypoints = np.asarray(keypoints, dtype=np.float64)
+    boxes = boxes_of(keypoints, config.min_confidence)
+    # A canonical order inside each frame (by box, then joints), so that the order the detections come
+    # in never changes the tracks.
+    order = np.lexsort((keypoints[:, :, 1].sum(1), keypoints[:, :, 0].sum(1), boxes[:, 1], boxes[:, 0], frames))
+    detections = Detections.of(frames[order], keypoints[order], config)
+    shots = np.sort(np.asarray(shot_starts, dtype=np.int64))
+    track_ids[order] = Linker(detections, config).run(np.searchsorted(shots, detections.frames, side="right"))
     return track_ids
-
-
-def _match_with_gaps(previous, gapped, k, poses, boxes, starts, sorted_frames, consecutive: _Consecutive,
-                     config: TrackerConfig):
-    """The general case of one frame: tracks from the previous frame and tracks back from a gap, matched
-    by a gated Hungarian solve. Returns the frame's assigned ids (-1: new) and the tracks now in a gap."""
-    start, end = starts[k], (starts[k + 1] if k + 1 < len(starts) else len(poses))
-    prev_start = starts[k - 1]
-    ids = np.concatenate([previous, gapped[0]])
-    rows = np.concatenate([prev_start + np.arange(len(previous)), gapped[1]])
-    seen = np.concatenate([np.full(len(previous), sorted_frames[prev_start]), gapped[2]])
-    cost = np.empty((len(ids), end - start))
-    if len(previous):
-        cost[:len(previous)] = consecutive.costs[k - 1]
-    if len(gapped[0]):  # tracks back from a gap: their costs are computed here
-        old = gapped[1]
-        cost[len(previous):] = _pair_cost(poses[old], boxes[old], poses[start:end], boxes[start:end], config)
-    gated = cost > config.max_cost
-    track_rows, detection_rows = _assign(np.where(gated, 1e6, cost))
-    keep = ~gated[track_rows, detection_rows]
-    track_rows, detection_rows = track_rows[keep], detection_rows[keep]
-    assigned = np.full(end - start, -1, dtype=np.int64)
-    assigned[detection_rows] = ids[track_rows]
-    unmatched = np.ones(len(ids), dtype=bool)
-    unmatched[track_rows] = False
-    return assigned, (ids[unmatched], rows[unmatched], seen[unmatched])

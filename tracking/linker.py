@@ -1,0 +1,291 @@
+"""The state of one video's tracks while its frames are linked in order (tracking/link.py gives the rules),
+frame by frame, or a steady stretch of frames at once.
+
+A steady stretch: consecutive frames of one shot, each with as many confident detections as there are
+live tracks, every track seen in the previous frame and its filter in its steady state, and an obvious
+provisional match (each detection's nearest detection of the next frame, all different). The stretch is
+linked in one batch: the filters run through the provisional chains (one lfilter call), every frame's
+costs are computed at once, and the frames are kept up to the first one where the cheapest detection of
+some track is not its provisional one or is over the gate. Up to there, frame-by-frame linking would
+have done exactly the same: every track takes its cheapest detection (the assignment's lower bound), no
+track is left for the second pass or a merge, no detection starts a track.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from tracking.link import Detections, Prediction, TrackerConfig, assign, moved, pair_costs, predict
+from tracking.motion import Filters
+from tracking.similarity import box_gaps, paired_iou, pairwise_iou, pose_similarity
+
+MAX_BATCH_FRAMES = 256  # frames linked in one batch: bounds the work a batch that fails early wastes
+MAX_OBVIOUS_STEP = 0.5  # body heights: a provisional match further than this is not obvious
+MAX_PATH_STEP = 0.5  # body heights: a track this close to another's path through its gap is the same person
+
+
+class Linker:
+    def __init__(self, detections: Detections, config: TrackerConfig) -> None:
+        self.d, self.config = detections, config
+        self.sigmas, self.weights = config.joint_spreads()
+        self.filters = Filters(config.motion)
+        # Per slot (a track's row in these arrays; the i-th track started has slot i and id i).
+        self.first_frame = np.zeros(0, dtype=np.int64)
+        self.last_frame = np.zeros(0, dtype=np.int64)
+        self.last_row = np.zeros(0, dtype=np.int64)  # the detection it was last seen as
+        self.hits = np.zeros(0, dtype=np.int64)  # detections it has taken
+        self.first_row = np.zeros(0, dtype=np.int64)  # the detection it started as
+        self.live = np.zeros(0, dtype=np.int64)  # slots of the live tracks
+        self.parent = np.zeros(0, dtype=np.int64)  # id -> the id it was merged into (itself when none)
+
+    def run(self, shot_of: np.ndarray) -> np.ndarray:
+        """(N,) track ids per detection; shot_of: (N,) shot index of each detection."""
+        d = self.d
+        assigned = np.full(len(d.frames), -1, dtype=np.int64)
+        boundaries = np.flatnonzero(np.diff(d.frames)) + 1
+        starts = np.concatenate([[0], boundaries])
+        ends = np.concatenate([boundaries, [len(d.frames)]])
+        successor, run_end = _provisional_chains(d, starts, ends, shot_of)
+        k = 0
+        while k < len(starts):
+            start, end = starts[k], ends[k]
+            frame = int(d.frames[start])
+            if k > 0 and shot_of[start] != shot_of[starts[k - 1]]:
+                self.live = self.live[:0]  # a cut ends every track
+            if len(self.live):
+                self.live = self.live[frame - self.last_frame[self.live] <= self.config.max_gap + 1]
+            if run_end[k] > k + 1 and MAX_BATCH_FRAMES > 1 and len(self.live) == end - start:
+                done = self._steady(k, min(run_end[k], k + MAX_BATCH_FRAMES), starts, successor, assigned)
+                if done:
+                    k += done
+                    continue
+            assigned[start:end] = self._frame(frame, start, end)
+            k += 1
+        return self._renumbered(assigned)
+
+    def _renumbered(self, assigned: np.ndarray) -> np.ndarray:
+        """Merged ids take the id they were merged into; tracks with fewer than min_detections detections
+        are dropped (-1); then ids are numbered by first appearance."""
+        root = self.parent.copy()
+        while (root[root] != root).any():
+            root = root[root]
+        tracked = assigned >= 0
+        sizes = np.bincount(root[assigned[tracked]], minlength=len(root))
+        tracked &= sizes[root[np.maximum(assigned, 0)]] >= self.config.min_detections
+        merged = root[assigned[tracked]]
+        _, first_seen, renumbered = np.unique(merged, return_index=True, return_inverse=True)
+        rank = np.argsort(np.argsort(first_seen))
+        out = np.full(len(assigned), -1, dtype=np.int64)
+        out[tracked] = rank[renumbered]
+        return out
+
+    def _frame(self, frame: int, start: int, end: int) -> np.ndarray:
+        """Link one frame's detections (rows start:end); returns their ids (-1: none)."""
+        d, config = self.d, self.config
+        out = np.full(end - start, -1, dtype=np.int64)
+        if len(self.live):
+            live = self.live
+            prediction = predict(d, self.filters, live, self.last_row[live], frame - self.last_frame[live], self.sigmas)
+            cost, distance = pair_costs(prediction, d, np.arange(start, end), self.weights, config.oks_weight)
+            allowed = distance <= config.max_cost
+            confident = d.confident[start:end]
+            first = np.flatnonzero(confident)
+            track_rows, cols = assign(cost[:, first], allowed[:, first])
+            cols = first[cols]
+            unmatched = np.ones(len(live), dtype=bool)
+            unmatched[track_rows] = False
+            weak = np.flatnonzero(~confident)
+            if len(weak) and unmatched.any():  # ByteTrack's second pass: weak detections continue tracks
+                left = np.flatnonzero(unmatched)
+                more_rows, more_cols = assign(cost[np.ix_(left, weak)], allowed[np.ix_(left, weak)])
+                track_rows = np.concatenate([track_rows, left[more_rows]])
+                cols = np.concatenate([cols, weak[more_cols]])
+                unmatched[left[more_rows]] = False
+            if config.loose_cost > config.max_cost and unmatched.any():
+                # Against the last sighting too, unmoved: a walker who turns round or stops is where the
+                # prediction is not.
+                still = Prediction(d.xy[self.last_row[live]], prediction.visible, prediction.variance,
+                                   prediction.sharpness, d.boxes[self.last_row[live]])
+                _, unmoved = pair_costs(still, d, np.arange(start, end), self.weights, config.oks_weight)
+                unmoved[frame - self.last_frame[live] > 1] = 1.0  # only for tracks seen in the last frame
+                track_rows, cols = self._loose_pass(np.minimum(distance, unmoved), track_rows, cols, unmatched)
+            absorbed = np.zeros(len(live), dtype=bool)
+            if config.merge and len(track_rows) and unmatched.any():
+                absorbed = self._absorb(cost, allowed, track_rows, cols, unmatched, frame, start)
+            slots = live[track_rows]
+            out[cols] = slots
+            self.filters.update(slots, frame - self.last_frame[slots], d.measured[start + cols])
+            self.last_frame[slots] = frame
+            self.last_row[slots] = start + cols
+            self.hits[slots] += 1
+            # A tentative track (fewer than min_detections sightings) that misses a frame ends, as in SORT: left
+            # waiting out a gap, a one-frame stray would take the next person to come by.
+            tentative_miss = (unmatched & (self.hits[live] < config.min_detections)
+                              & (frame - self.last_frame[live] > config.tentative_gap))
+            self.live = live[~absorbed & ~tentative_miss]
+        new = np.flatnonzero((out < 0) & d.confident[start:end])
+        if len(new):
+            out[new] = self._start(frame, start + new)
+        return out
+
+    def _loose_pass(self, distance: np.ndarray, track_rows: np.ndarray, cols: np.ndarray, unmatched: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """Unmatched tracks take leftover detections under loose_cost where the two are each other's only
+        candidate under it among all the frame's tracks and detections (updates `unmatched` in place)."""
+        loose = distance <= self.config.loose_cost
+        only = loose & (loose.sum(axis=1, keepdims=True) == 1) & (loose.sum(axis=0, keepdims=True) == 1)
+        left = np.flatnonzero(unmatched)
+        free = np.setdiff1d(np.arange(distance.shape[1]), cols)
+        more_rows, more_cols = np.nonzero(only[np.ix_(left, free)])
+        unmatched[left[more_rows]] = False
+        return np.concatenate([track_rows, left[more_rows]]), np.concatenate([cols, free[more_cols]])
+
+    def _absorb(self, cost: np.ndarray, allowed: np.ndarray, track_rows: np.ndarray, cols: np.ndarray,
+                unmatched: np.ndarray, frame: int, start: int) -> np.ndarray:
+        """Merge unmatched tracks into matched ones that show the same person in another stretch of time:
+        the two were never seen in one frame (one lived wholly inside the other's gap, or wholly before
+        it started) and either the matched detection fits the unmatched track's prediction under the gate,
+        or the unmatched track lived inside the matched one's gap along its path (on_gap_path): without
+        that, the old id, the new one and the old one again would take turns on one person.
+        Returns which live tracks were absorbed (they leave the live set)."""
+        absorbed = np.zeros(len(self.live), dtype=bool)
+        candidates = np.flatnonzero(unmatched)
+        matched_slots, other_slots = self.live[track_rows], self.live[candidates]
+        inside_gap = self.first_frame[other_slots][None, :] > self.last_frame[matched_slots][:, None]
+        disjoint = inside_gap | (self.last_frame[other_slots][None, :] < self.first_frame[matched_slots][:, None])
+        pairs = disjoint & allowed[np.ix_(candidates, cols)].T  # (matched, candidates)
+        for i, j in zip(*np.nonzero(inside_gap & ~pairs)):
+            pairs[i, j] = self._on_gap_path(matched_slots[i], start + cols[i], frame, other_slots[j])
+        for i in np.flatnonzero(pairs.any(axis=1)):
+            options = np.flatnonzero(pairs[i] & ~absorbed[candidates])
+            if not len(options):
+                continue
+            j = options[np.argmin(cost[candidates[options], cols[i]])]
+            keep, gone = matched_slots[i], other_slots[j]
+            a, b = self._root(keep), self._root(gone)
+            self.parent[max(a, b)] = min(a, b)
+            self.first_frame[keep] = min(self.first_frame[keep], self.first_frame[gone])
+            absorbed[candidates[j]] = True
+        return absorbed
+
+    def _on_gap_path(self, slot: int, row: int, frame: int, other: int) -> bool:
+        """Whether track `other`, first and last seen inside the gap of track `slot` (now seen again as
+        detection `row` at `frame`), was both times within MAX_PATH_STEP body heights of the straight
+        path from the track's last sighting to this one."""
+        d, before, then = self.d, self.last_row[slot], self.last_frame[slot]
+        for seen in (self.first_row[other], self.last_row[other]):
+            share = (d.frames[seen] - then) / (frame - then)
+            expected = (1 - share) * d.measured[before] + share * d.measured[row]
+            if np.hypot(*(d.measured[seen, :2] - expected[:2])) > MAX_PATH_STEP * np.exp(expected[2]):
+                return False
+        return True
+
+    def _root(self, track_id: int) -> int:
+        while self.parent[track_id] != track_id:
+            track_id = self.parent[track_id]
+        return int(track_id)
+
+    def _start(self, frame: int, rows: np.ndarray) -> np.ndarray:
+        slots = np.arange(len(self.parent), len(self.parent) + len(rows))
+        self.parent = np.concatenate([self.parent, slots])
+        self.first_frame = np.concatenate([self.first_frame, np.full(len(rows), frame)])
+        self.last_frame = np.concatenate([self.last_frame, np.full(len(rows), frame)])
+        self.last_row = np.concatenate([self.last_row, rows])
+        self.first_row = np.concatenate([self.first_row, rows])
+        self.hits = np.concatenate([self.hits, np.ones(len(rows), dtype=np.int64)])
+        self.filters.start(slots, self.d.measured[rows])
+        self.live = np.concatenate([self.live, slots])
+        return slots
+
+    def _steady(self, k: int, k_end: int, starts: np.ndarray, successor: np.ndarray, assigned: np.ndarray) -> int:
+        """Link frames k..k_end-1 at once if they are a steady stretch (see the module's docstring);
+        returns how many frames were linked (0: none, link frame k alone)."""
+        d, config, live = self.d, self.config, self.live
+        frame = int(d.frames[starts[k]])
+        if not ((self.last_frame[live] == frame - 1).all() and self.filters.is_steady(live).all()):
+            return 0
+        n_frames, n_people = k_end - k, len(live)
+        chains = np.empty((n_frames, n_people), dtype=np.int64)  # each track's provisional detection per frame
+        row = self.last_row[live]
+        for t in range(n_frames):
+            row = successor[row]
+            chains[t] = row
+        measured = d.measured[chains]
+        predicted = self.filters.steady_predictions(live, measured)
+        before = np.concatenate([self.last_row[live][None], chains[:-1]])  # what each track was last seen as
+        xy, box = moved(d, before, predicted[:-1])
+        # A steady track's joints: their own spread plus the steady body variance; its sharpness is 1.
+        variance = (self.sigmas ** 2 + self.filters.steady_spread()) * np.exp(2 * predicted[:-1, :, 2:3])
+        visible, w = d.visible[before], config.oks_weight
+        own_cost = 1 - (w * pose_similarity(xy, visible, variance, d.xy[chains], d.visible[chains], self.weights)
+                        + (1 - w) * paired_iou(box, d.boxes[chains]))
+        kept = (own_cost <= config.max_cost).all(axis=1)
+        # Could another detection cost a track as little as its own? Bound its cost from below first (every
+        # joint of it is at least the gap between the two boxes away), then compute the few that pass.
+        frame_rows = starts[k:k_end, None] + np.arange(n_people)  # (frames, people): each frame's detections
+        iou = pairwise_iou(box, d.boxes[frame_rows])
+        gap = box_gaps(box, d.boxes[frame_rows])
+        bound = 1 - (w * np.exp(-0.5 * gap * gap / variance.max(axis=2)[..., None]) + (1 - w) * iou)
+        own = chains - starts[k:k_end, None]
+        others = np.arange(n_people) != own[..., None]
+        t, i, j = np.nonzero(others & (bound <= own_cost[..., None]))
+        if len(t):
+            rows = frame_rows[t, j]
+            cost = 1 - (w * pose_similarity(xy[t, i], visible[t, i], variance[t, i], d.xy[rows], d.visible[rows],
+                                            self.weights) + (1 - w) * iou[t, i, j])
+            # As argmin decides: the first cheapest column wins a tie.
+            beaten = (cost < own_cost[t, i]) | ((cost == own_cost[t, i]) & (j < own[t, i]))
+            kept[t[beaten]] = False
+        n_kept = int(np.argmin(kept)) if not kept.all() else n_frames
+        if n_kept == 0:
+            return 0
+        self.filters.commit_steady(live, predicted, measured, n_kept)
+        assigned[chains[:n_kept]] = live
+        self.last_row[live] = chains[n_kept - 1]
+        self.hits[live] += n_kept
+        self.last_frame[live] = d.frames[chains[n_kept - 1]]
+        return n_kept
+
+
+def _provisional_chains(d: Detections, starts: np.ndarray, ends: np.ndarray, shot_of: np.ndarray,
+                        chunk_elements: int = 1_000_000) -> tuple[np.ndarray, np.ndarray]:
+    """(successor (N,): each detection's obvious match in the next frame, -1 if none; run_end (F,): for
+    frame k, the first frame at or after it that is not obviously matched to its previous frame).
+
+    Frame k is obviously matched to frame k - 1 when it is the next frame of the same shot, has as many
+    detections, all confident, and each detection of k - 1 has a different nearest detection in k,
+    within MAX_OBVIOUS_STEP body heights."""
+    n_frames = len(starts)
+    successor = np.full(len(d.frames), -1, dtype=np.int64)
+    counts = ends - starts
+    width = int(counts.max())
+    centre = np.full((n_frames, width, 2), np.nan)
+    height = np.ones((n_frames, width))
+    slot = np.arange(len(d.frames)) - np.repeat(starts, counts)
+    frame_of_row = np.repeat(np.arange(n_frames), counts)
+    centre[frame_of_row, slot] = d.measured[:, :2]
+    height[frame_of_row, slot] = np.exp(d.measured[:, 2])
+    all_confident = np.logical_and.reduceat(d.confident, starts)
+    frame_values = d.frames[starts]
+    obvious = np.zeros(n_frames, dtype=bool)
+    nearest = np.zeros((n_frames, width), dtype=np.int64)  # for frame k: slot in frame k of frame k-1's slots
+    step = max(1, chunk_elements // (width * width))
+    for first in range(1, n_frames, step):
+        last = min(n_frames, first + step)
+        gap = np.linalg.norm(centre[first - 1:last - 1, :, None] - centre[first:last, None], axis=-1)
+        gap = np.where(np.isnan(gap), np.inf, gap) / height[first - 1:last - 1, :, None]
+        best = gap.argmin(axis=2)  # (frames, width)
+        close = np.take_along_axis(gap, best[..., None], axis=2)[..., 0] <= MAX_OBVIOUS_STEP
+        exists = np.arange(width) < counts[first - 1:last - 1, None]
+        distinct = (np.diff(np.sort(np.where(exists, best, width + np.arange(width)), axis=1), axis=1) != 0).all(1)
+        obvious[first:last] = ((close | ~exists).all(1) & distinct & (counts[first:last] == counts[first - 1:last - 1])
+                               & (frame_values[first:last] == frame_values[first - 1:last - 1] + 1)
+                               & (shot_of[starts[first:last]] == shot_of[starts[first - 1:last - 1]])
+                               & all_confident[first:last])
+        nearest[first:last] = best
+    followed = np.flatnonzero(obvious[np.minimum(frame_of_row + 1, n_frames - 1)] & (frame_of_row + 1 < n_frames))
+    next_frame = frame_of_row[followed] + 1
+    successor[followed] = starts[next_frame] + nearest[next_frame, slot[followed]]
+    # run_end[k]: the first frame >= k that is not obviously matched (a reverse running minimum).
+    index = np.where(obvious, n_frames, np.arange(n_frames))
+    run_end = np.minimum.accumulate(index[::-1])[::-1]
+    return successor, run_end
