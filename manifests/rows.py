@@ -15,7 +15,8 @@ from typing import Any, ClassVar, Sequence
 import pyarrow as pa
 
 from manifests.spec import TableSpec
-from manifests.tables import DETECTIONS, ENTRIES, FEATURES, SHOTS, SOURCES, TARGETS, TRACKS, TUBES, VIDEOS
+from manifests.tables import (DETECTIONS, ENTRIES, FEATURES, SHOTS, SOURCES, TARGETS, TOMBSTONES, TRACKS, TUBES,
+                              VIDEOS)
 from manifests.validate import to_table
 
 Column = Any  # a sequence, numpy array or Arrow array of one column's values, one per row
@@ -167,6 +168,17 @@ class SourceRows(Rows):
     recorded_at: Column
 
 
+@dataclass(frozen=True, eq=False)
+class TombstoneRows(Rows):
+    SPEC = TOMBSTONES
+    video_id: Sequence[str]
+    url: Sequence[str]
+    webpage_url: Sequence[str | None]
+    reason: Sequence[str]
+    selector: Sequence[str]
+    removed_at: Column
+
+
 def check_rows_type(rows_type: type[Rows]) -> None:
     """Refuse a record type whose fields are not exactly its table's columns, in order."""
     names = [f.name for f in fields(rows_type)]
@@ -176,5 +188,5 @@ def check_rows_type(rows_type: type[Rows]) -> None:
 
 
 for _rows_type in (EntryRows, VideoRows, ShotRows, DetectionRows, TrackRows, TubeRows, FeatureRows, TargetRows,
-                   SourceRows):
+                   SourceRows, TombstoneRows):
     check_rows_type(_rows_type)

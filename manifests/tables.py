@@ -21,6 +21,11 @@ TIMESTAMP = pa.timestamp("us", tz="UTC")
 # Penn Action, 3DPW, Human3.6M) into the tables our own stages fill, for units (videos) of its own.
 IMPORT_STAGE = "import"
 IMPORTERS = (IMPORT_STAGE,)
+# The stage that takes a video down (pipelines.remove): it commits zero rows for the video in every table
+# keyed by video (and the entries of the queries that listed it), so its rows stop being live exactly as
+# superseded rows do, and one `tombstones` row that keeps it out of every later run.
+REMOVE_STAGE = "remove"
+REMOVERS = (REMOVE_STAGE,)
 KEYPOINTS = fixed_list(pa.float32(), KEYPOINT_WIDTH)
 BBOX = fixed_list(pa.float32(), BBOX_WIDTH)
 FEATURE = fixed_list(pa.float16(), FEATURE_DIM)
@@ -55,6 +60,7 @@ ENTRIES = TableSpec(
     key=("query_id", "video_id"),
     unit_column="query_id",
     producer="enumerate",
+    importers=REMOVERS,
     units={
         "query_id": "<dataset>:#<tag> or <dataset>:<url>: one tag page or listed URL",
         "position": "order on the page (0 = first)",
@@ -88,7 +94,7 @@ VIDEOS = TableSpec(
     key=("video_id",),
     unit_column="video_id",
     producer="harvest",
-    importers=IMPORTERS,
+    importers=IMPORTERS + REMOVERS,
     units={
         "video_id": "<extractor>-<id> from yt-dlp, sanitised to [A-Za-z0-9_-]",
         "media_path": "path of the download relative to the dataset root",
@@ -110,7 +116,7 @@ SHOTS = TableSpec(
     key=("video_id", "shot"),
     unit_column="video_id",
     producer="pose",
-    importers=IMPORTERS,
+    importers=IMPORTERS + REMOVERS,
     units={
         "start_frame": "first frame of the shot, at the decoded frame rate",
         "end_frame": "one past the last frame (exclusive)",
@@ -131,7 +137,7 @@ DETECTIONS = TableSpec(
     key=("video_id", "frame", "person"),
     unit_column="video_id",
     producer="pose",
-    importers=IMPORTERS,
+    importers=IMPORTERS + REMOVERS,
     units={
         "frame": "index at the decoded frame rate (after --fps resampling)",
         "person": "index of the detection within its frame",
@@ -152,7 +158,7 @@ TRACKS = TableSpec(
     key=("video_id", "frame", "person"),
     unit_column="video_id",
     producer="tracking",
-    importers=IMPORTERS,
+    importers=IMPORTERS + REMOVERS,
     units={"track_id": "unique within a video; a track never crosses a shot cut; -1: a detection no track kept "
                        "(a weak one that continued none, or a track seen fewer than 3 times)"},
 )
@@ -178,7 +184,7 @@ TUBES = TableSpec(
     key=("tube_id",),
     unit_column="video_id",
     producer="tracking",
-    importers=IMPORTERS,
+    importers=IMPORTERS + REMOVERS,
     units={
         "tube_id": "<video_id>-t<track_id>-<start_frame>",
         "end_frame": "exclusive",
@@ -215,7 +221,7 @@ FEATURES = TableSpec(
     # One unit is a video: its frames are decoded once for all of its tubes and views.
     unit_column="video_id",
     producer="features",
-    importers=IMPORTERS,
+    importers=IMPORTERS + REMOVERS,
     units={
         "view": "0: the tube's own crop boxes; 1, 2, ...: augmented copies, one random scale and shift for "
                 "the whole tube (the crop moves with the person, it does not shake)",
@@ -243,6 +249,7 @@ TARGETS = TableSpec(
     key=("tube_id",),
     unit_column="video_id",
     producer=IMPORT_STAGE,
+    importers=REMOVERS,
     units={
         "keypoints": "per frame: HMMR_25 x (x_px, y_px, visibility 0/1) in the original frame's pixels",
         "joints_3d": "per frame: the first N_LSP joints of HMMR_25 x (x, y, z) in metres, camera axes; null = no 3D; "
@@ -274,6 +281,7 @@ SOURCES = TableSpec(
     key=("video_id", "source_id"),
     unit_column="video_id",
     producer=SOURCES_STAGE,
+    importers=REMOVERS,
     units={
         "video_id": "our id of the video (as the harvest names it)",
         "source_id": "the authors' name: 'download_tag/video_name' (InstaVariety), the clip id (VLOG)",
@@ -282,6 +290,30 @@ SOURCES = TableSpec(
         "start_frame": "first frame of the authors' clip, at the video's own frame rate; null = whole video",
         "end_frame": "one past the clip's last frame (exclusive); null = to the end",
         "metadata": "the list's record of the video, verbatim JSON (an InstaVariety post)",
+    },
+)
+
+# A video taken down (a creator's request, a wrong licence): one row per video, committed by the stage
+# `remove` in the same flush that ends its rows everywhere else. Later runs of every stage skip its id and
+# its URLs (status `skipped`, reason `removed`), so a harvest never fetches it again.
+REMOVED_REASON = "removed"
+TOMBSTONES = TableSpec(
+    name="tombstones",
+    schema=pa.schema([
+        _required("video_id", pa.string()),
+        _required("url", pa.string()),
+        _optional("webpage_url", pa.string()),
+        _required("reason", pa.string()),
+        _required("selector", pa.string()),
+        _required("removed_at", TIMESTAMP),
+    ]),
+    key=("video_id",),
+    unit_column="video_id",
+    producer=REMOVE_STAGE,
+    units={
+        "url": "the media URL the video was harvested from ('' when it was never harvested)",
+        "reason": "why it was taken down, as the maintainer gave it",
+        "selector": "what selected it: id:<video_id>, uploader:<name>, query:<query>",
     },
 )
 
@@ -320,5 +352,6 @@ def status_spec(stage: str) -> TableSpec:
 
 
 DATA_TABLES: dict[str, TableSpec] = {
-    spec.name: spec for spec in (ENTRIES, VIDEOS, SHOTS, DETECTIONS, TRACKS, TUBES, FEATURES, TARGETS, SOURCES)
+    spec.name: spec for spec in (ENTRIES, VIDEOS, SHOTS, DETECTIONS, TRACKS, TUBES, FEATURES, TARGETS, SOURCES,
+                                 TOMBSTONES)
 }

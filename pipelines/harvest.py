@@ -43,7 +43,9 @@ def download_stage(config: HarvestConfig, root: DatasetRoot) -> Stage:
                  work=partial(download_unit, config=config, root=str(root.path)), config=config,
                  concurrency_key=site_of, max_in_flight_per_key=config.per_site_concurrency,
                  # Small videos take milliseconds each, a Dask task about as much again: send a few per task.
-                 units_per_task=8)
+                 units_per_task=8,
+                 # A video taken down is refused by its id and by either URL it was found under.
+                 removal_keys=lambda payload: (payload.unit_id, payload.url, payload.webpage_url))
 
 
 def tag_page_version(today: datetime | None = None) -> str:

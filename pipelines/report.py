@@ -87,6 +87,15 @@ def overview_plots(inputs: ReportInputs, out: Path) -> list[tuple[str, str]]:
     return plots
 
 
+def histogram_plot(values: pd.Series, title: str, unit: str, bins: np.ndarray, path: Path) -> str:
+    """One histogram as a PNG (the dataset card's tube lengths and people per frame); returns its name."""
+    figure, ax = plt.subplots(figsize=(6, 3.2))
+    ax.hist(values, bins=bins, color="#3b7dd8")
+    ax.set_title(title)
+    ax.set_xlabel(unit)
+    return _save(figure, path)
+
+
 def sample_frames(inputs: ReportInputs, out: Path, n_samples: int = 4) -> list[tuple[str, str]]:
     """(caption, png name) of frames with skeletons, track ids and tube crop boxes drawn."""
     samples = []

@@ -12,6 +12,7 @@ A command that runs several stages holds the root for all of them (`holding_root
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import sys
 import time
@@ -23,11 +24,13 @@ from tqdm import tqdm
 from manifests import DatasetLock, DatasetRoot
 from manifests.commit import CommitHook, UnitOutcome, commit
 from manifests.status import UnitPayload
-from manifests.store import remove_orphan_parts
+from manifests.store import read_status, remove_orphan_parts
+from manifests.tables import REMOVED_REASON, STATUS_SKIPPED, UNIT_ID
+from manifests.tombstones import removal_reasons
 from pipelines.plan import Plan, plan_units
 from pipelines.records import RunStats, new_run_id, run_log, write_json_atomic
 from pipelines.scheduler import Scheduler
-from pipelines.stage import Stage
+from pipelines.stage import Stage, removal_keys_of
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +102,9 @@ def run_stage(
                 removed = remove_orphan_parts(root, stage.name, stage.outputs)
                 if removed:
                     log.warning("removed %d uncommitted parts left by an interrupted run", len(removed))
+                taken_down = _taken_down(root, stage, units)
+                # A unit taken down since it was done is due once more, to be skipped as removed.
+                redo = frozenset(redo) | (taken_down.keys() - _skipped_as_removed(root, stage))
                 plan = plan_units(root, stage, units, config.retry_failed, redo, config.limit)
                 stats.n_already_done, stats.n_failed_not_retried = plan.n_already_done, plan.n_failed_not_retried
                 stats.n_due = len(plan.due)
@@ -107,7 +113,7 @@ def run_stage(
                     "root": str(root.path), "argv": sys.argv, "scheduler": scheduler.describe(),
                 })
                 if plan.due:
-                    _run_and_commit(scheduler, root, stage, plan, config, stats, commit_hook)
+                    _run_and_commit(scheduler, root, stage, plan, config, stats, commit_hook, taken_down)
             finally:
                 stats.finish(time.perf_counter() - started)
                 write_json_atomic(run_dir / "stats.json", stats)
@@ -115,10 +121,35 @@ def run_stage(
     return stats
 
 
+def _taken_down(root: DatasetRoot, stage: Stage, units: Sequence[UnitPayload]) -> dict[str, str]:
+    """{unit id: reason} for the units whose video id or URL has a tombstone (manifests.tombstones)."""
+    if not units or not removal_keys_of(stage, units[0]):
+        return {}
+    reasons = removal_reasons(root)
+    if not reasons:
+        return {}
+    found = {}
+    for unit in units:
+        reason = next((reasons[k] for k in removal_keys_of(stage, unit) if k in reasons), None)
+        if reason is not None:
+            found[unit.unit_id] = reason
+    return found
+
+
+def _skipped_as_removed(root: DatasetRoot, stage: Stage) -> set[str]:
+    status = read_status(root, stage.name, columns=[UNIT_ID, "status", "reason"]).to_pandas()
+    return set(status.loc[(status["status"] == STATUS_SKIPPED) & (status["reason"] == REMOVED_REASON), UNIT_ID])
+
+
 def _run_and_commit(scheduler: Scheduler, root: DatasetRoot, stage: Stage, plan: Plan, config: RunnerConfig,
-                    stats: RunStats, hook: CommitHook | None) -> None:
-    """Run the plan's units on the scheduler and commit their outcomes a flush at a time, as they come."""
-    outcomes = scheduler.outcomes(stage, iter(plan.due), len(plan.due), stats.run_id, config.max_in_flight)
+                    stats: RunStats, hook: CommitHook | None, removed: dict[str, str]) -> None:
+    """Run the plan's units on the scheduler and commit their outcomes a flush at a time, as they come.
+    Units taken down (`removed`) never reach the scheduler: they end here, skipped, with the reason."""
+    kept = [unit for unit in plan.due if unit.unit_id not in removed]
+    refused = [UnitOutcome(unit.unit_id, STATUS_SKIPPED, reason=REMOVED_REASON, message=removed[unit.unit_id])
+               for unit in plan.due if unit.unit_id in removed]
+    ran = scheduler.outcomes(stage, iter(kept), len(kept), stats.run_id, config.max_in_flight) if kept else iter(())
+    outcomes = itertools.chain(refused, ran)
     buffer = _FlushBuffer(config, count_units=scheduler.flush_by_units)
     with tqdm(total=stats.n_due, desc=stage.name, unit="unit", disable=not config.progress, file=sys.stderr) as bar:
         for outcome in outcomes:

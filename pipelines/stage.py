@@ -16,7 +16,7 @@ import pyarrow as pa
 from manifests import SkipUnit, TableSpec
 from manifests.commit import UnitOutcome
 from manifests.status import UnitPayload, UnitResult, printable
-from manifests.tables import STATUS_FAILED, STATUS_OK, STATUS_SKIPPED
+from manifests.tables import REMOVE_STAGE, STATUS_FAILED, STATUS_OK, STATUS_SKIPPED
 
 MAX_MESSAGE_CHARS = 4000
 
@@ -42,6 +42,8 @@ class Stage:
         for units of a few milliseconds, where the scheduler's per-task cost would otherwise be a large
         share. Fewer towards the end of a run (see pipelines.dask_scheduler.guided_batch_size). Units of a
         task share their concurrency key, so the per-key cap still bounds work running at once.
+    removal_keys: the keys a unit is refused by when they are tombstoned (pipelines.runner): by default its
+        unit id, for a stage that writes rows keyed by video (a download adds its URLs); none for others.
     """
 
     name: str
@@ -54,6 +56,7 @@ class Stage:
     concurrency_key: Callable[[Any], str] | None = None
     max_in_flight_per_key: int = 0
     units_per_task: int = 1
+    removal_keys: Callable[[Any], tuple[str | None, ...]] | None = None
 
     def __post_init__(self) -> None:
         if self.units_per_task < 1:
@@ -61,6 +64,14 @@ class Stage:
         for spec in self.outputs:
             if self.name not in spec.producers:
                 raise ValueError(f"stage {self.name!r} cannot write table {spec.name!r}: only {list(spec.producers)} do")
+
+
+def removal_keys_of(stage: Stage, payload: UnitPayload) -> tuple[str, ...]:
+    """The keys (video id, URLs) under which `payload` may have been taken down; () when it cannot be."""
+    if stage.removal_keys is not None:
+        return tuple(k for k in stage.removal_keys(payload) if k)
+    writes_videos = any(spec.unit_column == "video_id" for spec in stage.outputs)
+    return (payload.unit_id,) if writes_videos and stage.name != REMOVE_STAGE else ()
 
 
 def no_context() -> None:

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from manifests import FEATURES, TUBES, DatasetRoot, read_table
+from manifests import FEATURES, TUBES, DatasetRoot
+from manifests.snapshot import Snapshot, read_at
 from manifests.joints import BODY_25, HMMR_25, convert_joints
 from train.losses import Batch
 from manifests.errors import InputError
@@ -47,16 +48,19 @@ def to_crop_units(keypoints_px: np.ndarray, bbox: np.ndarray) -> tuple[np.ndarra
     return coordinates.astype(np.float32), hmmr[..., 2].astype(np.float32)
 
 
-def load_sequences(root: DatasetRoot, datasets: tuple[str, ...], split: str, min_frames: int) -> list[Sequence]:
-    """The tubes of `datasets` in `split` that have features, at least `min_frames` long."""
-    tubes = read_table(root, TUBES, columns=["tube_id", "video_id", "dataset", "split", "n_frames", "keypoints"])
+def load_sequences(root: DatasetRoot, datasets: tuple[str, ...], split: str, min_frames: int,
+                   snapshot: Snapshot | None = None) -> list[Sequence]:
+    """The tubes of `datasets` in `split` that have features, at least `min_frames` long: the live ones, or
+    those of `snapshot` (manifests.snapshot)."""
+    tubes = read_at(root, TUBES, columns=["tube_id", "video_id", "dataset", "split", "n_frames", "keypoints"],
+                    snapshot=snapshot)
     available = sorted(tubes["dataset"].unique())
     unknown = [d for d in datasets if d not in available]
     if unknown:
         raise DataError(f"no tubes for datasets {unknown} in {root.path}; datasets with tubes: {available or 'none'}")
     tubes = tubes[tubes["dataset"].isin(datasets) & (tubes["split"] == split) & (tubes["n_frames"] >= min_frames)]
-    features = read_table(root, FEATURES, columns=["tube_id", "view", "bbox", "features"],
-                          units=list(pd.unique(tubes["video_id"])))
+    features = read_at(root, FEATURES, columns=["tube_id", "view", "bbox", "features"],
+                       units=list(pd.unique(tubes["video_id"])), snapshot=snapshot)
     missing = sorted(set(tubes["tube_id"]) - set(features.loc[features["view"] == 0, "tube_id"]))
     if missing:
         raise DataError(f"{len(missing)} {split} tubes have no features yet (e.g. {missing[0]}); "

@@ -18,11 +18,12 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from manifests import DatasetRoot
+from manifests import FEATURES, TUBES, DatasetRoot
 from manifests.atomic import write_atomic
+from manifests.snapshot import data_state, load_snapshot
 from train.body import BodyModel
 from train.camera import project
-from train.data import WindowSampler, load_sequences
+from train.data import DataError, WindowSampler, load_sequences
 from train.losses import Batch, Criterion, LossWeights
 from train.metrics import acceleration, pck
 from train.model import HMMR, Discriminators, ModelConfig
@@ -43,6 +44,7 @@ class TrainConfig:
     datasets: tuple[str, ...] = ("insta", "vlog")
     mix: tuple[tuple[str, float], ...] = ()  # (dataset, weight): share of windows per dataset
     mocap: str | None = None  # npz with poses (N, 72) and betas (N, 10) for the adversarial prior
+    snapshot: str | None = None  # train on this frozen dataset version (manifests.snapshot); None: the live tubes
     steps: int = 1000
     batch_size: int = 8
     window: int = 20
@@ -66,6 +68,12 @@ class TrainConfig:
         for name in ("steps", "batch_size", "checkpoint_every", "log_every", "val_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
+
+
+def describe_data(data: dict) -> str:
+    """A run's data record (manifests.snapshot.DataState as a dict) in words."""
+    where = f"snapshot {data['snapshot']!r}" if data.get("snapshot") else "the live tables"
+    return f"{where} (fingerprint {data.get('fingerprint')})"
 
 
 def _device(name: str) -> torch.device:
@@ -156,10 +164,13 @@ def train(config: TrainConfig, resume: bool = False, stop_after_steps: int | Non
     torch.manual_seed(config.seed + rank)
 
     # Data: the train split of the chosen datasets; validation on their val split when it has windows.
+    # Every run records the data it read (a snapshot, or the live tables' fingerprint); --resume refuses other data.
     root = DatasetRoot(Path(config.root))
-    sampler = WindowSampler(load_sequences(root, config.datasets, "train", config.window), config.window,
+    snapshot = load_snapshot(root, config.snapshot) if config.snapshot else None
+    data = asdict(data_state(root, (TUBES, FEATURES), snapshot))
+    sampler = WindowSampler(load_sequences(root, config.datasets, "train", config.window, snapshot), config.window,
                             dict(config.mix), augment=config.augment)
-    val_sequences = load_sequences(root, config.datasets, "val", config.window)
+    val_sequences = load_sequences(root, config.datasets, "val", config.window, snapshot)
     val_sampler = WindowSampler(val_sequences, config.window) if val_sequences else None
 
     # Model, body model, prior and optimisers.
@@ -177,6 +188,10 @@ def train(config: TrainConfig, resume: bool = False, stop_after_steps: int | Non
         if not checkpoint_path.is_file():
             raise FileNotFoundError(f"--resume: no checkpoint at {checkpoint_path}")
         state = torch.load(checkpoint_path, map_location=device, weights_only=False)
+        if state.get("data", data) != data:
+            raise DataError(f"--resume: {checkpoint_path} trained on {describe_data(state['data'])}, but the root "
+                            f"now holds {describe_data(data)}; resume on the same data (train with --snapshot to "
+                            "freeze it) or start a new --out")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if discriminators is not None and state.get("discriminators"):
@@ -187,7 +202,7 @@ def train(config: TrainConfig, resume: bool = False, stop_after_steps: int | Non
         log.info("resumed from %s at step %d", checkpoint_path, step)
     trained = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
     if rank == 0:
-        (out_dir / "config.json").write_text(json.dumps(asdict(config), indent=2, default=str) + "\n")
+        (out_dir / "config.json").write_text(json.dumps({**asdict(config), "data": data}, indent=2, default=str) + "\n")
 
     losses: dict[str, torch.Tensor] = {}
     scalars = open(out_dir / "scalars.jsonl", "a") if rank == 0 else None
@@ -219,7 +234,8 @@ def train(config: TrainConfig, resume: bool = False, stop_after_steps: int | Non
             _add_scalars(board, "val", metrics, step)
         if rank == 0 and (step % config.checkpoint_every == 0 or step == last_step):
             _save_atomic(checkpoint_path, {
-                "step": step, "config": asdict(config), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "step": step, "config": asdict(config), "data": data, "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
                 "discriminators": discriminators.state_dict() if discriminators is not None else None,
                 "d_optimizer": d_optimizer.state_dict() if d_optimizer is not None else None,
                 "torch_rng": torch.get_rng_state(),

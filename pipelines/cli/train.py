@@ -14,6 +14,9 @@ def _train_options(function):
     options = [
         root_option,
         click.option("--datasets", default="insta,vlog", show_default=True, help="Datasets to train on (names in the tubes table)."),
+        click.option("--snapshot", default=None,
+                     help="Train on exactly the tubes of this snapshot (`hmmr-dataset snapshot NAME`) [default: the "
+                          "live tubes; their fingerprint is recorded in config.json and --resume refuses others]."),
         click.option("--mix", default="", help="Share of windows per dataset, e.g. insta=2,vlog=1 [default: equal]."),
         click.option("--smpl-model-dir", type=click.Path(exists=True), default=None,
                      help="Folder with SMPL_NEUTRAL.pkl (or the official basicModel_neutral_*.pkl)."),
@@ -44,7 +47,7 @@ def _train_options(function):
 @_train_options
 @click.pass_context
 @exit_codes
-def main(ctx, root, datasets, mix, smpl_model_dir, mocap, out_dir, steps, batch_size, window, augment, learning_rate, width,
+def main(ctx, root, datasets, snapshot, mix, smpl_model_dir, mocap, out_dir, steps, batch_size, window, augment, learning_rate, width,
          resume, stop_after_steps, device, verbose):
     """Train temporal HMMR on the tubes of ROOT (needs their features: `hmmr-train features` first).
 
@@ -66,7 +69,7 @@ def main(ctx, root, datasets, mix, smpl_model_dir, mocap, out_dir, steps, batch_
         raise click.UsageError("--smpl-model-dir is required (see the README: how to get SMPL)")
     config = from_flags(TrainConfig, root=root, smpl_model_dir=smpl_model_dir, out_dir=out_dir,
                         datasets=tuple(d for d in datasets.split(",") if d), mix=from_flags(parse_mix, mix),
-                        mocap=mocap, steps=steps, batch_size=batch_size, window=window, augment=augment,
+                        mocap=mocap, snapshot=snapshot, steps=steps, batch_size=batch_size, window=window, augment=augment,
                         learning_rate=learning_rate, device=device, model=from_flags(ModelConfig, width=width))
     try:
         losses = train(config, resume=resume, stop_after_steps=stop_after_steps)

@@ -114,7 +114,7 @@ def write_stage_status(root, stage, flush_id, units, status="ok"):
 
 
 def test_an_importer_commits_units_of_its_own_and_the_latest_attempt_of_any_writer_wins(root):
-    assert SHOTS.producers == ("pose", "import")
+    assert SHOTS.producers == ("pose", "import", "remove")
     write_part(root, SHOTS, shots_of(["ours"], end_frame=10), "r1-000001")
     write_stage_status(root, "pose", "r1-000001", ["ours"])
     write_part(root, SHOTS, shots_of(["theirs", "both"], end_frame=20), "r2-000001")

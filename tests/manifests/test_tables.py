@@ -54,6 +54,10 @@ def example_frame(name: str, n: int = 3) -> pd.DataFrame:
                         dataset=["vlog", "insta", "vlog"], url=[f"http://x/{i}" for i in ids],
                         split=[None, "test", None], start_frame=[120, None, None], end_frame=[480, None, None],
                         metadata=[None, '{"shortcode": "B1"}', None], recorded_at=[now] * n),
+        # A harvested video taken down, one never harvested (no URL known), one found by a tag page.
+        "tombstones": dict(video_id=ids, url=["http://x/v0.mp4", "", "http://x/v2.mp4"],
+                           webpage_url=[None, None, "http://x/tags/dance/"], reason=["creator's request"] * n,
+                           selector=["id:v0", "id:v1", "query:#dance"], removed_at=[now] * n),
     }
     return pd.DataFrame(frames[name])
 

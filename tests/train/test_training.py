@@ -142,3 +142,34 @@ def test_torchrun_with_two_processes_trains_and_writes_one_checkpoint(synthetic_
     assert "trained to step 3" in done.stdout
     assert [r["step"] for r in scalars(tmp_path) if "total" in r] == [3]  # the last step, once: rank 0 alone writes
     assert (tmp_path / "checkpoint.pt").is_file()
+
+
+def test_a_run_records_the_data_it_read_and_resume_refuses_other_data(client, synthetic_root, tmp_path):
+    """Issue 26: config.json names the snapshot (or the live tables' fingerprint); after the root grows, a
+    run on the live tables cannot resume, one on a snapshot can; a removal from the snapshot stops it too."""
+    import shutil
+
+    from manifests.snapshot import load_snapshot, take_snapshot
+    from pipelines.remove import Selection, remove_videos
+    from pipelines.runner import RunnerConfig
+
+    root, smpl_dir = synthetic_root
+    copy = DatasetRoot(tmp_path / "root")
+    shutil.copytree(root.path, copy.path)
+    take_snapshot(copy, "v1")
+    live, frozen = tmp_path / "live", tmp_path / "frozen"
+    train(config_for(copy, smpl_dir, live, steps=2, checkpoint_every=1), stop_after_steps=1)
+    train(config_for(copy, smpl_dir, frozen, steps=2, checkpoint_every=1, snapshot="v1"), stop_after_steps=1)
+    assert json.loads((frozen / "config.json").read_text())["data"] == {
+        "snapshot": "v1", "fingerprint": load_snapshot(copy, "v1").fingerprint}
+    assert json.loads((live / "config.json").read_text())["data"]["snapshot"] is None
+
+    write_synthetic_tubes(client, copy, smpl_dir, {"t9": ("insta", "train")}, seed=1)  # the root grows
+    with pytest.raises(DataError, match=r"--resume: .* trained on the live tables .* now holds the live tables"):
+        train(config_for(copy, smpl_dir, live, steps=2, checkpoint_every=1), resume=True)
+    train(config_for(copy, smpl_dir, frozen, steps=2, checkpoint_every=1, snapshot="v1"), resume=True)
+    assert max(r["step"] for r in scalars(frozen)) == 2
+
+    remove_videos(copy, Selection(video_ids=("synthetic-t0",)), "test", RunnerConfig(progress=False))
+    with pytest.raises(DataError, match=r"trained on snapshot 'v1'"):
+        train(config_for(copy, smpl_dir, frozen, steps=2, checkpoint_every=1, snapshot="v1"), resume=True)
