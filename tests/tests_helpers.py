@@ -38,7 +38,7 @@ def write_synthetic_tubes(client, root, smpl_dir, tubes: dict[str, tuple[str, st
     import numpy as np
     import torch
 
-    from manifests import FEATURES, TRACKS, TUBES
+    from manifests import FEATURES, TRACKS, TUBES, live_flushes
     from manifests.joints import BODY_25, HMMR_25, convert_joints
     from pipelines.runner import RunnerConfig, Stage, run_stage
     from train.body import BodyModel
@@ -81,11 +81,14 @@ def write_synthetic_tubes(client, root, smpl_dir, tubes: dict[str, tuple[str, st
         n = len(payload["features"])
         return {"features": {"tube_id": [payload["tube_id"]], "video_id": [payload["unit_id"]], "view": [0],
                              "n_frames": [n], "bbox": [payload["bbox"]], "features": [payload["features"]],
-                             "extractor": ["synthetic"], "extractor_version": ["1"], "tubes_flush": ["synthetic"]}}
+                             "extractor": ["synthetic"], "extractor_version": ["1"],
+                             "tubes_flush": [payload["tubes_flush"]]}}
 
     import pandas as pd
 
     quiet = RunnerConfig(progress=False)
     run_stage(client, root, Stage("tracking", "synthetic", (TRACKS, TUBES), tube_work), pd.DataFrame(rows), quiet)
-    run_stage(client, root, Stage("features", "synthetic", (FEATURES,), feature_work), pd.DataFrame(feature_rows), quiet)
+    features = pd.DataFrame(feature_rows)
+    features["tubes_flush"] = features["unit_id"].map(live_flushes(root, "tracking"))  # what they were made from
+    run_stage(client, root, Stage("features", "synthetic", (FEATURES,), feature_work), features, quiet)
     return root

@@ -31,6 +31,10 @@ def _train_options(function):
                      help="Leave after this many steps of this run, with a checkpoint (a job's time limit); "
                           "--resume continues the same schedule."),
         click.option("--device", default="auto", show_default=True),
+        click.option("--loader-workers", default=2, show_default=True,
+                     help="Processes reading windows from the training store ahead of the step (0: in this one)."),
+        click.option("--store", "store_dir", default=None,
+                     help="The training store, kept up to date from the manifests by every run [default: ROOT/store]."),
         click.option("-v", "--verbose", is_flag=True),
     ]
     for option in reversed(options):
@@ -43,7 +47,7 @@ def _train_options(function):
 @click.pass_context
 @friendly_errors
 def main(ctx, root, datasets, mix, smpl_model_dir, mocap, out_dir, steps, batch_size, window, augment, learning_rate, width,
-         resume, stop_after_steps, device, verbose):
+         resume, stop_after_steps, device, loader_workers, store_dir, verbose):
     """Train temporal HMMR on the tubes of ROOT (needs their features: `hmmr-train features` first).
 
     \b
@@ -63,7 +67,8 @@ def main(ctx, root, datasets, mix, smpl_model_dir, mocap, out_dir, steps, batch_
     config = TrainConfig(root=root, smpl_model_dir=smpl_model_dir, out_dir=out_dir,
                          datasets=tuple(d for d in datasets.split(",") if d), mix=parse_mix(mix), mocap=mocap,
                          steps=steps, batch_size=batch_size, window=window, augment=augment, learning_rate=learning_rate,
-                         device=device, model=ModelConfig(width=width))
+                         device=device, loader_workers=loader_workers, store_dir=store_dir,
+                         model=ModelConfig(width=width))
     losses = train(config, resume=resume, stop_after_steps=stop_after_steps)
     click.echo(f"trained to step {steps}: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(losses.items())))
 
@@ -111,24 +116,26 @@ def evaluate_command(root, checkpoint, split, batches):
     import torch
 
     from train.body import BodyModel
-    from train.data import WindowSampler, load_sequences
+    from train.data import WindowSampler, prepare_store, select_tubes
     from train.loop import TrainConfig, evaluate
     from train.losses import LossWeights
     from train.model import HMMR, ModelConfig
+    from train.sampling import SamplingRules
 
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     saved = dict(state["config"])
     saved["model"], saved["weights"] = ModelConfig(**saved["model"]), LossWeights(**saved["weights"])
     saved["datasets"] = tuple(saved["datasets"])
     saved["mix"] = tuple(tuple(m) for m in saved["mix"])
-    config = TrainConfig(**{**saved, "root": root, "val_batches": batches, "device": "cpu"})
+    config = TrainConfig(**{**saved, "root": root, "store_dir": None, "val_batches": batches, "device": "cpu"})
     model = HMMR(config.model)
     model.load_state_dict(state["model"])
-    sequences = load_sequences(dataset_root(root), config.datasets, split, config.window)
-    if not sequences:
+    store = prepare_store(dataset_root(root), config.datasets, config.store_dir)
+    tubes = select_tubes(store, dataset_root(root), config.datasets, split, config.window)
+    if not len(tubes):
         raise click.ClickException(f"no {split} tubes of {list(config.datasets)} with features in {root}")
-    metrics = evaluate(model, BodyModel(config.smpl_model_dir), WindowSampler(sequences, config.window), config,
-                       torch.device("cpu"))
+    metrics = evaluate(model, BodyModel(config.smpl_model_dir), WindowSampler(tubes, SamplingRules(config.window)),
+                       config, torch.device("cpu"))
     for name, value in metrics.items():
         click.echo(f"{name}: {value:.4f}")
 
