@@ -201,12 +201,12 @@ def train(config: TrainConfig, resume: bool = False, stop_after_steps: int | Non
     board = _summary_writer(out_dir) if rank == 0 else None
     last_step = config.steps if stop_after_steps is None else min(config.steps, step + stop_after_steps)
     batches = iter(step_batches(sampler, config.batch_size, config.seed, range(step, last_step), rank, world,
-                                config.loader_workers))
+                                config.loader_workers, device))
     while step < last_step:
         model.train()
         for group in optimizer.param_groups:
             group["lr"] = cosine_learning_rate(step, config)
-        batch = next(batches).to(device)
+        batch = next(batches)
         outputs, losses, total = generator_step(trained, criterion, optimizer, batch, step, device)
         if discriminators is not None:
             picks = torch.from_numpy(np.random.default_rng(config.seed + step).integers(0, len(mocap[0]), batch.features.shape[0] * config.window))
