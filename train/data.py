@@ -22,7 +22,7 @@ from train.sampling import Candidates, SamplingRules, Seed, WindowDraws, draw_wi
 from train.store import NO_FEATURES, READY, SHARD_ARRAYS, STALE_FEATURES, ShardArrays, read_index
 from train.store_update import CROP_HALF_PX, DataError, due_videos, live_sources, update_store
 
-__all__ = ["CROP_HALF_PX", "DataError", "SplitTubes", "WindowSampler", "prepare_store", "select_tubes",
+__all__ = ["CROP_HALF_PX", "DataError", "SplitTubes", "StoreIndex", "WindowSampler", "prepare_store", "select_tubes",
            "step_batches", "store_dir_of"]
 log = logging.getLogger(__name__)
 STORE_DIR_NAME = "store"
@@ -34,8 +34,16 @@ def store_dir_of(root: DatasetRoot, store_dir: str | Path | None = None) -> Path
     return Path(store_dir) if store_dir else root.path / STORE_DIR_NAME
 
 
+@dataclass(frozen=True)
+class StoreIndex:
+    """The store's index rows that are live (one per tube, see `train.store.INDEX_SCHEMA`), and its folder."""
+
+    store_dir: Path
+    rows: pd.DataFrame
+
+
 def prepare_store(root: DatasetRoot, datasets: Iterable[str], store_dir: str | Path | None = None,
-                  progress: bool = True) -> pd.DataFrame:
+                  progress: bool = True) -> StoreIndex:
     """The store's index rows that are live now, after loading what the manifests gained since the last
     run (new videos of `datasets`, re-tracked or re-featured ones); no work when nothing changed."""
     folder, datasets = store_dir_of(root, store_dir), tuple(datasets)
@@ -48,7 +56,7 @@ def prepare_store(root: DatasetRoot, datasets: Iterable[str], store_dir: str | P
                  report.n_shards_written, report.n_tubes_dropped)
         # Rows stay in view only while live: the manifests may have moved on while we waited for the lock.
         kept, _ = due_videos(read_index(folder)[0].to_pandas(), live_sources(root), datasets)
-    return kept.assign(store_dir=str(folder))
+    return StoreIndex(folder, kept)
 
 
 @dataclass(frozen=True)
@@ -75,12 +83,12 @@ class SplitTubes:
         return Candidates(self.dataset, self.n_frames, self.views)
 
 
-def select_tubes(index: pd.DataFrame, root: DatasetRoot, datasets: Iterable[str], split: str,
+def select_tubes(index: StoreIndex, root: DatasetRoot, datasets: Iterable[str], split: str,
                  min_frames: int) -> SplitTubes:
     """The tubes of `datasets` in `split`, at least `min_frames` long; refuses a dataset without tubes
     and tubes without (current) features, naming how many, one of them, and the command that makes them."""
     datasets = tuple(datasets)
-    tubes = index[index["tube_id"] != ""]
+    tubes = index.rows[index.rows["tube_id"] != ""]
     available = sorted(tubes["dataset"].unique())
     unknown = [d for d in datasets if d not in available]
     if unknown:
@@ -93,8 +101,7 @@ def select_tubes(index: pd.DataFrame, root: DatasetRoot, datasets: Iterable[str]
         raise DataError(f"{len(missing)} {split} tubes have no features yet{stale} (e.g. {missing['tube_id'].iloc[0]}); "
                         f"run `hmmr-train features --root {root.path}` first")
     tubes = tubes[tubes["state"] == READY].sort_values("tube_id")
-    folder = Path(index["store_dir"].iloc[0]) if len(index) else root.path
-    return SplitTubes(folder, tubes["tube_id"].to_numpy(object), tubes["dataset"].to_numpy(object),
+    return SplitTubes(index.store_dir, tubes["tube_id"].to_numpy(object), tubes["dataset"].to_numpy(object),
                       *(tubes[c].to_numpy(np.int64) for c in ("n_frames", "views", "shard", "row", "frame_row", "row_3d")),
                       *(tubes[c].to_numpy(bool) for c in ("has_3d", "has_smpl")))
 

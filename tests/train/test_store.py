@@ -87,7 +87,7 @@ def test_a_second_featured_batch_appends_a_shard_and_an_unchanged_root_reads_no_
     prepare_store(root, ["insta"])
     first = _files(store_dir, 0)
     featured_root(root, videos("b", 2))
-    index = prepare_store(root, ["insta"])
+    index = prepare_store(root, ["insta"]).rows
     assert _files(store_dir, 0) == first  # neither rewritten nor replaced
     assert sorted(index.loc[index["shard"] == 1, "video_id"].unique()) == ["b0", "b1"]
     assert read_index(store_dir)[1] == 2 and (index["state"] == READY).sum() == 10
@@ -97,7 +97,7 @@ def test_a_second_featured_batch_appends_a_shard_and_an_unchanged_root_reads_no_
 
     monkeypatch.setattr("train.store_update.read_part", no_data_reads)
     before = (store_dir / "index.parquet").stat().st_mtime_ns
-    assert prepare_store(root, ["insta"]).equals(index)
+    assert prepare_store(root, ["insta"]).rows.equals(index)
     assert (store_dir / "index.parquet").stat().st_mtime_ns == before
 
 
@@ -114,7 +114,7 @@ def test_retracked_refeatured_and_taken_down_tubes_leave_the_index(root):
     commit_features(root, [tracked[1]], views=2, version=1)  # features made again (another extractor)
     commit_skip(root, "tracking", ["v2"])  # a takedown: v2's rows stop being live
     index = prepare_store(root, ["insta"])
-    ready = index[index["state"] == READY].set_index("tube_id")
+    ready = index.rows[index.rows["state"] == READY].set_index("tube_id")
     assert sorted(ready.index) == ["v0-t0-0", "v1-t0-0", "v1-t1-0"]
     assert ready.loc["v0-t0-0", "n_frames"] == 70 and set(ready["shard"]) == {1}
     tubes = select_tubes(index, root, ["insta"], "train", 12)
