@@ -19,7 +19,7 @@ import torch
 from manifests import DatasetRoot
 from train.losses import Batch
 from train.sampling import Candidates, SamplingRules, Seed, WindowDraws, draw_windows
-from train.store import NO_FEATURES, READY, SHARD_ARRAYS, STALE_FEATURES, ShardArrays, read_index
+from train.store import NO_FEATURES, NOT_LOADED, READY, SHARD_ARRAYS, STALE_FEATURES, ShardArrays, read_index
 from train.store_update import CROP_HALF_PX, DataError, due_videos, live_sources, update_store
 
 __all__ = ["CROP_HALF_PX", "DataError", "SplitTubes", "StoreIndex", "WindowSampler", "prepare_store", "select_tubes",
@@ -94,6 +94,9 @@ def select_tubes(index: StoreIndex, root: DatasetRoot, datasets: Iterable[str], 
     if unknown:
         raise DataError(f"no tubes for datasets {unknown} in {root.path}; datasets with tubes: {available or 'none'}")
     tubes = tubes[tubes["dataset"].isin(datasets) & (tubes["split"] == split) & (tubes["n_frames"] >= min_frames)]
+    if (tubes["state"] == NOT_LOADED).any():
+        raise ValueError(f"the training store {index.store_dir} was prepared without datasets "
+                         f"{sorted(tubes.loc[tubes['state'] == NOT_LOADED, 'dataset'].unique())}: pass them to prepare_store")
     missing = tubes[tubes["state"].isin([NO_FEATURES, STALE_FEATURES])].sort_values("tube_id")
     if len(missing):
         n_stale = int((missing["state"] == STALE_FEATURES).sum())

@@ -127,7 +127,9 @@ def test_retracked_refeatured_and_taken_down_tubes_leave_the_index(root):
 def test_a_dataset_without_features_is_refused_with_the_command_that_makes_them(root):
     commit_tracking(root, videos("v", 2, dataset="vlog"))
     featured_root(root, videos("w", 1))
-    index = prepare_store(root, ["insta", "vlog"])
+    with pytest.raises(ValueError, match="prepared without datasets \\['vlog'\\]"):
+        select_tubes(prepare_store(root, ["insta"]), root, ["vlog"], "train", 12)
+    index = prepare_store(root, ["insta", "vlog"])  # vlog's tubes, not loaded for insta alone, are read now
     with pytest.raises(DataError, match=r"^4 train tubes have no features yet \(e.g. v0-t0-0\); run `hmmr-train features"):
         select_tubes(index, root, ["vlog"], "train", 12)
     with pytest.raises(DataError, match=r"no tubes for datasets \['kinetics'\] .* datasets with tubes: \['insta', 'vlog'\]"):
