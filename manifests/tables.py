@@ -12,6 +12,9 @@ from manifests.spec import TableSpec, fixed_list
 
 FEATURE_DIM = 2048  # ResNet-50 average-pooled features
 BBOX_WIDTH = 3  # (center_x_px, center_y_px, scale)
+CROP_PX = 224  # the side of a tube's square crop, which a bbox's scale refers to
+N_SMPL_POSE = 24 * 3  # SMPL pose: 24 joint rotations, axis-angle
+N_SMPL_SHAPE = 10  # SMPL betas
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 # The stage that commits rows converted from published datasets (the authors' tracks and tfrecords,
@@ -23,8 +26,8 @@ BBOX = fixed_list(pa.float32(), BBOX_WIDTH)
 FEATURE = fixed_list(pa.float16(), FEATURE_DIM)
 TRAINING_KEYPOINTS = fixed_list(pa.float32(), len(HMMR_25) * 3)
 JOINTS_3D = fixed_list(pa.float32(), N_LSP * 3)
-SMPL_POSE = fixed_list(pa.float32(), 72)
-SMPL_SHAPE = fixed_list(pa.float32(), 10)
+SMPL_POSE = fixed_list(pa.float32(), N_SMPL_POSE)
+SMPL_SHAPE = fixed_list(pa.float32(), N_SMPL_SHAPE)
 
 
 def _required(name: str, data_type: pa.DataType) -> pa.Field:
@@ -132,7 +135,7 @@ DETECTIONS = TableSpec(
     units={
         "frame": "index at the decoded frame rate (after --fps resampling)",
         "person": "index of the detection within its frame",
-        "keypoints": "BODY_25 x (x_px, y_px, confidence) flattened to 75 float32, original-frame pixels; "
+        "keypoints": f"BODY_25 x (x_px, y_px, confidence) flattened to {KEYPOINT_WIDTH} float32, original-frame pixels; "
                      "confidence 0 = not found",
     },
 )
@@ -178,8 +181,8 @@ TUBES = TableSpec(
     units={
         "tube_id": "<video_id>-t<track_id>-<start_frame>",
         "end_frame": "exclusive",
-        "keypoints": "per frame: BODY_25 x (x_px, y_px, confidence), 75 float32",
-        "bbox": "per frame: (center_x_px, center_y_px, scale); scale * person height ~ 150 px in a 224 crop",
+        "keypoints": f"per frame: BODY_25 x (x_px, y_px, confidence), {KEYPOINT_WIDTH} float32",
+        "bbox": f"per frame: (center_x_px, center_y_px, scale); scale * person height ~ 150 px in a {CROP_PX} crop",
         "mean_confidence": "mean confidence of visible joints", "mean_visible_joints": "per frame",
     },
 )
@@ -241,23 +244,58 @@ TARGETS = TableSpec(
     producer=IMPORT_STAGE,
     units={
         "keypoints": "per frame: HMMR_25 x (x_px, y_px, visibility 0/1) in the original frame's pixels",
-        "joints_3d": "per frame: the first N_LSP joints of HMMR_25 x (x, y, z) in metres, camera axes; null = no 3D",
+        "joints_3d": "per frame: the first N_LSP joints of HMMR_25 x (x, y, z) in metres, camera axes; null = no 3D; "
+                     "a NaN frame = no 3D for that frame (3DPW where its camera pose is not valid)",
         "pose": "per frame: SMPL pose, 24 x axis-angle (radians), global orientation first; null = no SMPL",
-        "shape": "SMPL betas (10) for the whole tube; null = no SMPL",
+        "shape": f"SMPL betas ({N_SMPL_SHAPE}) for the whole tube; null = no SMPL",
         "source": "the published format and file the tube came from",
     },
 )
 
+# What a published list says about a video: how its authors named it, the official split, the segment of it
+# that is their clip. Recorded once, before the download, by the stage `sources`; a split recorded here
+# overrides the hash split (manifests.split) of that video, and never changes afterwards.
+SOURCES_STAGE = "sources"
+SOURCES = TableSpec(
+    name="sources",
+    schema=pa.schema([
+        _required("video_id", pa.string()),
+        _required("source_id", pa.string()),
+        _required("list_name", pa.string()),
+        _required("dataset", pa.string()),
+        _required("url", pa.string()),
+        _optional("split", pa.string()),
+        _optional("start_frame", pa.int64()),
+        _optional("end_frame", pa.int64()),
+        _optional("metadata", pa.string()),
+        _required("recorded_at", TIMESTAMP),
+    ]),
+    key=("video_id", "source_id"),
+    unit_column="video_id",
+    producer=SOURCES_STAGE,
+    units={
+        "video_id": "our id of the video (as the harvest names it)",
+        "source_id": "the authors' name: 'download_tag/video_name' (InstaVariety), the clip id (VLOG)",
+        "list_name": "the file that named it (InstaVariety.json, vlog_ids.txt, ...)",
+        "split": "the official split (train | val | test) from a split list; null = the hash split",
+        "start_frame": "first frame of the authors' clip, at the video's own frame rate; null = whole video",
+        "end_frame": "one past the clip's last frame (exclusive); null = to the end",
+        "metadata": "the list's record of the video, verbatim JSON (an InstaVariety post)",
+    },
+)
+
 STATUS_OK, STATUS_FAILED, STATUS_SKIPPED = "ok", "failed", "skipped"
+UNIT_ID = "unit_id"  # the status column naming a unit (a payload's `UnitPayload.unit_id`)
+STATUS_FOLDER = "_status"  # manifests/_status/<stage>/ holds each stage's status parts
 STATUS_VALUES = (STATUS_OK, STATUS_FAILED, STATUS_SKIPPED)
 
 
 def status_spec(stage: str) -> TableSpec:
     """The status table of one stage: one row per finished unit attempt (`_status/<stage>/`)."""
     return TableSpec(
-        name=f"_status/{stage}",
+        name=f"{STATUS_FOLDER}/{stage}",
         schema=pa.schema([
-            _required("unit_id", pa.string()),
+            _required(UNIT_ID, pa.string()),
             _required("stage", pa.string()),
             _required("version", pa.string()),
             _required("status", pa.string()),
@@ -268,8 +306,8 @@ def status_spec(stage: str) -> TableSpec:
             _required("finished_at", TIMESTAMP),
             _required("duration_s", pa.float64()),
         ]),
-        key=("unit_id", "flush_id"),
-        unit_column="unit_id",
+        key=(UNIT_ID, "flush_id"),
+        unit_column=UNIT_ID,
         producer=stage,
         units={
             "status": "ok | failed | skipped",
@@ -281,5 +319,5 @@ def status_spec(stage: str) -> TableSpec:
 
 
 DATA_TABLES: dict[str, TableSpec] = {
-    spec.name: spec for spec in (ENTRIES, VIDEOS, SHOTS, DETECTIONS, TRACKS, TUBES, FEATURES, TARGETS)
+    spec.name: spec for spec in (ENTRIES, VIDEOS, SHOTS, DETECTIONS, TRACKS, TUBES, FEATURES, TARGETS, SOURCES)
 }

@@ -1,7 +1,7 @@
 """Synthetic dataset roots for the training store's tests and bench, committed as the stages commit them.
 
-Each commit goes through the stage runner's own `flush` (data parts, then the status part that commits
-them), in this process and without a cluster, so a root of a million frames is written part by part
+Each commit goes through the runner's own `manifests.commit.commit` (data parts, then the status part
+that commits them), in this process and without a cluster, so a root of a million frames is written part by part
 and never held in memory.
 """
 from __future__ import annotations
@@ -13,7 +13,8 @@ import numpy as np
 from manifests import FEATURES, TARGETS, TUBES, DatasetRoot, live_flushes, to_table
 from manifests.joints import HMMR_25, N_LSP
 from manifests.tables import FEATURE_DIM, IMPORT_STAGE, tube_id_of
-from pipelines.runner import Stage, UnitOutcome, flush, new_run_id
+from manifests.commit import UnitOutcome, commit as commit_flush
+from pipelines.records import new_run_id
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def commit(root: DatasetRoot, stage: str, tables: dict[str, dict[str, object]], 
     outcomes = [UnitOutcome(unit, "ok", tables={name: to_table(specs[name], rows, source=f"synthetic {name} of {unit}")
                                                 for name, rows in unit_tables.items()})
                 for unit, unit_tables in tables.items()]
-    flush(root, Stage(stage, version, outputs, work=lambda payload, context: None), flush_id[:-7], flush_id, outcomes)
+    commit_flush(root, stage, version, outputs, flush_id[:-7], flush_id, outcomes)
     return flush_id
 
 
@@ -98,7 +99,7 @@ def commit_skip(root: DatasetRoot, stage: str, video_ids: list[str], reason: str
     """A later `skipped` attempt of `stage` for these videos: their rows stop being live (a takedown)."""
     flush_id = f"{new_run_id(stage)}-000001"
     outcomes = [UnitOutcome(video_id, "skipped", reason=reason) for video_id in video_ids]
-    flush(root, Stage(stage, "synthetic", (), work=lambda payload, context: None), flush_id[:-7], flush_id, outcomes)
+    commit_flush(root, stage, "synthetic", (), flush_id[:-7], flush_id, outcomes)
     return flush_id
 
 

@@ -1,6 +1,11 @@
 """Helpers importable by test modules (conftest fixtures cannot be imported by name)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
+from manifests.status import UnitPayload
+
 
 def ffmpeg_exe() -> str:
     import imageio_ffmpeg
@@ -12,7 +17,7 @@ def harvest_clips(client, root, names, tmp_path, runner=None):
     """Harvest committed clips of real people (tests/data/<name>.mp4) into `root` through the loopback site."""
     from pathlib import Path
 
-    from harvest.loopback import Site, serve
+    from testing.loopback import Site, serve
     from harvest.queries import read_url_list
     from harvest.ytdlp import HarvestConfig
     from pipelines.harvest import harvest
@@ -29,6 +34,18 @@ def harvest_clips(client, root, names, tmp_path, runner=None):
     return root
 
 
+@dataclass(frozen=True)
+class SyntheticTube(UnitPayload):
+    """A tube to commit as the tracking stage would (unit_id: its video), with the rows it gets."""
+
+    tube_id: str
+    dataset: str
+    split: str
+    keypoints: Any  # (n, 75) float32 BODY_25
+    bbox: Any  # (n, 3) float32
+    features: Any  # (n, 2048) float32
+
+
 def write_synthetic_tubes(client, root, smpl_dir, tubes: dict[str, tuple[str, str]], n_frames: int = 40, seed: int = 0):
     """Tubes whose 2D keypoints are the test SMPL body's joints under smooth motion, and features that
     encode that motion, committed through the real runner as the tracking and features stages would.
@@ -38,9 +55,12 @@ def write_synthetic_tubes(client, root, smpl_dir, tubes: dict[str, tuple[str, st
     import numpy as np
     import torch
 
-    from manifests import FEATURES, TRACKS, TUBES, live_flushes
+    from manifests import FEATURES, TRACKS, TUBES, UnitResult, live_flushes
     from manifests.joints import BODY_25, HMMR_25, convert_joints
-    from pipelines.runner import RunnerConfig, Stage, run_stage
+    from manifests.rows import FeatureRows, TrackRows, TubeRows
+    from pipelines.dask_scheduler import DaskScheduler
+    from pipelines.runner import RunnerConfig, run_stage
+    from pipelines.stage import Stage
     from train.body import BodyModel
     from train.camera import project
     from train.params import mean_theta, POSE
@@ -48,7 +68,7 @@ def write_synthetic_tubes(client, root, smpl_dir, tubes: dict[str, tuple[str, st
     body = BodyModel(smpl_dir)
     rng = np.random.default_rng(seed)
     projection = rng.normal(0, 1, (2048, 75)).astype(np.float32)
-    rows, feature_rows = [], []
+    units = []
     for k, (name, (dataset, split)) in enumerate(tubes.items()):
         t = np.arange(n_frames)[:, None]
         pose = np.tile(mean_theta()[POSE].numpy(), (n_frames, 1))
@@ -61,34 +81,30 @@ def write_synthetic_tubes(client, root, smpl_dir, tubes: dict[str, tuple[str, st
         keypoints = convert_joints(hmmr, HMMR_25, BODY_25).reshape(n_frames, 75).astype(np.float32)
         bbox = np.tile([112.0, 112.0, 1.0], (n_frames, 1)).astype(np.float32)
         video_id = f"synthetic-{name}"
-        rows.append(dict(unit_id=video_id, tube_id=f"{video_id}-t0-0", dataset=dataset, split=split,
-                         keypoints=keypoints, bbox=bbox))
         # Unit-scale features that carry the pose (as a pretrained backbone's would carry the image).
         features = (np.concatenate([pose, np.zeros((n_frames, 3))], axis=1).astype(np.float32) @ projection.T) / 10.0
-        feature_rows.append(dict(unit_id=video_id, tube_id=f"{video_id}-t0-0", features=features, bbox=bbox))
+        units.append(SyntheticTube(unit_id=video_id, tube_id=f"{video_id}-t0-0", dataset=dataset, split=split,
+                                   keypoints=keypoints, bbox=bbox, features=features))
 
     def tube_work(payload, context):
-        n = len(payload["keypoints"])
-        return {"tracks": {"video_id": [payload["unit_id"]] * n, "frame": list(range(n)), "person": [0] * n,
-                           "track_id": [0] * n, "shot": [0] * n},
-                "tubes": {"tube_id": [payload["tube_id"]], "video_id": [payload["unit_id"]],
-                          "dataset": [payload["dataset"]], "split": [payload["split"]], "track_id": [0], "shot": [0],
-                          "start_frame": [0], "end_frame": [n], "n_frames": [n], "fps": [25.0],
-                          "keypoints": [payload["keypoints"]], "bbox": [payload["bbox"]],
-                          "mean_confidence": [1.0], "mean_visible_joints": [float((payload["keypoints"].reshape(-1, 25, 3)[..., 2] > 0).sum(-1).mean())]}}
+        n = len(payload.keypoints)
+        visible = float((payload.keypoints.reshape(n, len(BODY_25), 3)[..., 2] > 0).sum(-1).mean())
+        return UnitResult(rows=(
+            TrackRows(video_id=[payload.unit_id] * n, frame=list(range(n)), person=[0] * n, track_id=[0] * n,
+                      shot=[0] * n),
+            TubeRows(tube_id=[payload.tube_id], video_id=[payload.unit_id], dataset=[payload.dataset],
+                     split=[payload.split], track_id=[0], shot=[0], start_frame=[0], end_frame=[n], n_frames=[n],
+                     fps=[25.0], keypoints=[payload.keypoints], bbox=[payload.bbox], mean_confidence=[1.0],
+                     mean_visible_joints=[visible])))
 
     def feature_work(payload, context):
-        n = len(payload["features"])
-        return {"features": {"tube_id": [payload["tube_id"]], "video_id": [payload["unit_id"]], "view": [0],
-                             "n_frames": [n], "bbox": [payload["bbox"]], "features": [payload["features"]],
-                             "extractor": ["synthetic"], "extractor_version": ["1"],
-                             "tubes_flush": [payload["tubes_flush"]]}}
+        return UnitResult(rows=(FeatureRows(
+            tube_id=[payload.tube_id], video_id=[payload.unit_id], view=[0], n_frames=[len(payload.features)],
+            bbox=[payload.bbox], features=[payload.features], extractor=["synthetic"], extractor_version=["1"],
+            tubes_flush=[tracked[payload.unit_id]]),))
 
-    import pandas as pd
-
-    quiet = RunnerConfig(progress=False)
-    run_stage(client, root, Stage("tracking", "synthetic", (TRACKS, TUBES), tube_work), pd.DataFrame(rows), quiet)
-    features = pd.DataFrame(feature_rows)
-    features["tubes_flush"] = features["unit_id"].map(live_flushes(root, "tracking"))  # what they were made from
-    run_stage(client, root, Stage("features", "synthetic", (FEATURES,), feature_work), features, quiet)
+    cluster, quiet = DaskScheduler(client), RunnerConfig(progress=False)
+    run_stage(cluster, root, Stage("tracking", "synthetic", (TRACKS, TUBES), tube_work), units, quiet)
+    tracked = live_flushes(root, "tracking")  # the features record the tracking commit they were made from
+    run_stage(cluster, root, Stage("features", "synthetic", (FEATURES,), feature_work), units, quiet)
     return root

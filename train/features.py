@@ -5,23 +5,20 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
 
 import numpy as np
-import pandas as pd
 import torch
 from PIL import Image
 
-from manifests import FEATURES, TUBES
-from manifests.status import UnitResult
+from manifests import TUBES
+from manifests.rows import FeatureRows
+from manifests.status import UnitPayload, UnitResult
 from manifests.store import read_part
 from manifests.tables import FEATURE_DIM
 from media.decode import DecodeConfig, open_stream
-from train.resnet import load_resnet50
+from train.encoders import ENCODERS, encoder_spec
 
 CROP_PX = 224
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -47,18 +44,26 @@ class JitterConfig:
 
 @dataclass(frozen=True)
 class FeatureConfig:
-    """weights: a torchvision-layout ResNet-50 state dict (None = random init, with a loud warning);
-    batch_frames: crops per forward pass; device: 'auto' = CUDA when the worker has it; jitter: the
-    augmented views computed besides each tube's own boxes."""
+    """encoder: a name in train.encoders.ENCODERS (`resnet50`: torchvision's layout; `hmr`: HMR's
+    ResNet-v2-50, as the released HMMR model was trained on); weights: that encoder's weights file
+    (None = random init, with a loud warning); batch_frames: crops per forward pass; device: 'auto' =
+    CUDA when the worker has it; jitter: the augmented views computed besides each tube's own boxes."""
 
     weights: str | None = None
     batch_frames: int = 64
     device: str = "auto"
     jitter: JitterConfig = field(default_factory=JitterConfig)
+    encoder: str = "resnet50"
+
+    def __post_init__(self) -> None:
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"FeatureConfig.encoder must be one of {sorted(ENCODERS)}, got {self.encoder!r}")
 
     def version(self) -> str:
         jitter = self.jitter
-        return (f"2/{Path(self.weights).name if self.weights else 'random-init'}/views=1+{jitter.views}"
+        # resnet50 keeps the version it had before encoders were a choice, so its features stay done.
+        encoder = "" if self.encoder == "resnet50" else f"{self.encoder}:"
+        return (f"2/{encoder}{Path(self.weights).name if self.weights else 'random-init'}/views=1+{jitter.views}"
                 f",scale={jitter.scale_range[0]}-{jitter.scale_range[1]},shift={jitter.shift_px}")
 
 
@@ -83,16 +88,23 @@ class FeatureExtractor:
     def __init__(self, config: FeatureConfig) -> None:
         self.device = torch.device("cuda" if config.device == "auto" and torch.cuda.is_available() else
                                    ("cpu" if config.device == "auto" else config.device))
-        model, self.version = load_resnet50(Path(config.weights) if config.weights else None)
+        spec = encoder_spec(config.encoder)
+        model, self.version = spec.load(Path(config.weights) if config.weights else None)
+        self.name, self.pixels = spec.name, spec.pixels
         self.model = model.to(self.device)
         self.batch_frames = config.batch_frames
+        with torch.no_grad():
+            width = self.model(torch.zeros(1, 3, 64, 64, device=self.device)).shape[-1]
+        if width != FEATURE_DIM:
+            raise ValueError(f"{config.weights}: the {spec.name} encoder gives {width}-D features; the features "
+                             f"table holds {FEATURE_DIM}-D ones (a full-width network is needed)")
 
     @torch.no_grad()
     def __call__(self, crops: np.ndarray) -> np.ndarray:
         """crops (N, 224, 224, 3) uint8 RGB -> (N, 2048) float16."""
         out = []
         for start in range(0, len(crops), self.batch_frames):
-            batch = (crops[start:start + self.batch_frames].astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
+            batch = self.pixels(crops[start:start + self.batch_frames])
             tensor = torch.from_numpy(batch).permute(0, 3, 1, 2).to(self.device)
             out.append(self.model(tensor).float().cpu().numpy())
         return np.concatenate(out).astype(np.float16) if out else np.zeros((0, FEATURE_DIM), np.float16)
@@ -156,19 +168,34 @@ def video_features(media_path: str, fps: float, tubes: list[TubeBoxes], extract:
     return out
 
 
-def features_unit(payload: Mapping[str, Any], context: FeatureExtractor, config: FeatureConfig) -> UnitResult:
-    """The runner's entry point for one video (payload: unit_id, media_path, tubes_part, tubes_flush)."""
-    video_id = payload["unit_id"]
-    tubes = read_part(TUBES, Path(payload["tubes_part"]), [video_id], ["tube_id", "start_frame", "fps", "bbox"])
+@dataclass(frozen=True)
+class FeaturesPayload(UnitPayload):
+    """One tracked video (unit_id: its video id): its file, and the tracking commit holding its live tubes
+    (`tubes_part`, the part file; `tubes_flush`, its flush id, recorded with the features)."""
+
+    media_path: str
+    tubes_part: str
+    tubes_flush: str
+
+
+def features_unit(payload: FeaturesPayload, context: FeatureExtractor, config: FeatureConfig) -> UnitResult:
+    """The runner's entry point for one video: the features of all its tubes, in every view."""
+    video_id = payload.unit_id
+    tubes = read_part(TUBES, Path(payload.tubes_part), [video_id], ["tube_id", "start_frame", "fps", "bbox"])
     tubes = tubes.to_pandas()
     boxes = [TubeBoxes(int(row.start_frame), np.stack([
         jittered_boxes(np.stack(row.bbox), row.tube_id, view, config.jitter) for view in range(1 + config.jitter.views)]))
         for row in tubes.itertuples()]
     fps = float(tubes["fps"].iloc[0]) if len(tubes) else 0.0
-    features = video_features(payload["media_path"], fps, boxes, context) if len(tubes) else []
-    rows = [dict(tube_id=tube_id, video_id=video_id, view=view, n_frames=tube.n_frames, bbox=tube.boxes[view],
-                 features=vectors, extractor="resnet50", extractor_version=context.version,
-                 tubes_flush=payload["tubes_flush"])
-            for tube_id, tube, views in zip(tubes["tube_id"], boxes, features) for view, vectors in enumerate(views)]
-    return UnitResult(tables={"features": pd.DataFrame(rows, columns=FEATURES.schema.names)},
+    features = video_features(payload.media_path, fps, boxes, context) if len(tubes) else []
+    # One row per (tube, view), tubes in their part's order, views in order.
+    cells = [(tube_id, view, tube, vectors)
+             for tube_id, tube, views in zip(tubes["tube_id"], boxes, features) for view, vectors in enumerate(views)]
+    n = len(cells)
+    rows = FeatureRows(tube_id=[tube_id for tube_id, _, _, _ in cells], video_id=[video_id] * n,
+                       view=[view for _, view, _, _ in cells], n_frames=[tube.n_frames for _, _, tube, _ in cells],
+                       bbox=[tube.boxes[view] for _, view, tube, _ in cells],
+                       features=[vectors for _, _, _, vectors in cells], extractor=[context.name] * n,
+                       extractor_version=[context.version] * n, tubes_flush=[payload.tubes_flush] * n)
+    return UnitResult(rows=(rows,),
                       counters={"tubes": float(len(boxes)), "crops": float(sum(b.boxes.shape[0] * b.n_frames for b in boxes))})

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from manifests.errors import InputError
 
 REQUIRED_KEYS = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table", "f")
 MODEL_FILES = {"neutral": ("SMPL_NEUTRAL.pkl", "basicModel_neutral_lbs_10_207_0_v1.0.0.pkl"),
@@ -18,7 +19,7 @@ MODEL_FILES = {"neutral": ("SMPL_NEUTRAL.pkl", "basicModel_neutral_lbs_10_207_0_
                "male": ("SMPL_MALE.pkl", "basicmodel_m_lbs_10_207_0_v1.1.0.pkl")}
 
 
-class SMPLFormatError(ValueError):
+class SMPLFormatError(InputError, ValueError):
     """A file that is not an SMPL model as the official release ships it."""
 
 

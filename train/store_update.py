@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from manifests import FEATURES, TARGETS, TUBES, DatasetLock, DatasetRoot
+from manifests.errors import InputError
 from manifests.joints import BODY_25, HMMR_25, N_LSP, convert_joints
 from manifests.spec import TableSpec
 from manifests.store import live_unit_flushes, part_path, read_part
@@ -41,7 +42,7 @@ CROP_HALF_PX = 112.0  # a 224 crop; keypoints become (pixel in crop / 112) - 1, 
 CRASH_ENV = "HMMR_CRASH_AT"  # test hook, as the stage runner's: "store-shard:<n>" kills at the n-th shard
 
 
-class DataError(ValueError):
+class DataError(InputError, ValueError):
     """The manifests do not hold what training was asked to use."""
 
 

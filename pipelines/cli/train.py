@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import click
 
-from pipelines.cli.common import (cluster_config, cluster_options, dataset_root, friendly_errors, report, root_option,
-                                  runner_config, runner_options, setup_logging)
+from manifests.tables import CROP_PX, N_SMPL_POSE, N_SMPL_SHAPE
+from pipelines.cli.common import (BadInput, cluster_config, cluster_options, dataset_root, exit_codes, from_flags,
+                                  report, root_option, runner_config, runner_options, setup_logging)
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
 
@@ -17,7 +18,8 @@ def _train_options(function):
         click.option("--smpl-model-dir", type=click.Path(exists=True), default=None,
                      help="Folder with SMPL_NEUTRAL.pkl (or the official basicModel_neutral_*.pkl)."),
         click.option("--mocap", type=click.Path(exists=True, dir_okay=False), default=None,
-                     help="npz of real SMPL poses (N, 72) and betas (N, 10) for the adversarial prior [default: off]."),
+                     help=f"npz of real SMPL poses (N, {N_SMPL_POSE}) and betas (N, {N_SMPL_SHAPE}) for the adversarial "
+                          "prior [default: off]."),
         click.option("--out", "out_dir", default="runs/train", show_default=True, help="Checkpoints and logs."),
         click.option("--steps", default=100_000, show_default=True),
         click.option("--batch-size", default=8, show_default=True),
@@ -45,7 +47,7 @@ def _train_options(function):
 @click.group(context_settings=CONTEXT, invoke_without_command=True)
 @_train_options
 @click.pass_context
-@friendly_errors
+@exit_codes
 def main(ctx, root, datasets, mix, smpl_model_dir, mocap, out_dir, steps, batch_size, window, augment, learning_rate, width,
          resume, stop_after_steps, device, loader_workers, store_dir, verbose):
     """Train temporal HMMR on the tubes of ROOT (needs their features: `hmmr-train features` first).
@@ -58,86 +60,108 @@ def main(ctx, root, datasets, mix, smpl_model_dir, mocap, out_dir, steps, batch_
     """
     if ctx.invoked_subcommand is not None:
         return
+    from train.data import DataError
     from train.loop import TrainConfig, parse_mix, train
     from train.model import ModelConfig
+    from train.smpl_io import SMPLFormatError
 
     setup_logging(verbose)
     if not smpl_model_dir:
         raise click.UsageError("--smpl-model-dir is required (see the README: how to get SMPL)")
-    config = TrainConfig(root=root, smpl_model_dir=smpl_model_dir, out_dir=out_dir,
-                         datasets=tuple(d for d in datasets.split(",") if d), mix=parse_mix(mix), mocap=mocap,
-                         steps=steps, batch_size=batch_size, window=window, augment=augment, learning_rate=learning_rate,
-                         device=device, loader_workers=loader_workers, store_dir=store_dir,
-                         model=ModelConfig(width=width))
-    losses = train(config, resume=resume, stop_after_steps=stop_after_steps)
+    config = from_flags(TrainConfig, root=root, smpl_model_dir=smpl_model_dir, out_dir=out_dir,
+                        datasets=tuple(d for d in datasets.split(",") if d), mix=from_flags(parse_mix, mix),
+                        mocap=mocap, steps=steps, batch_size=batch_size, window=window, augment=augment,
+                        learning_rate=learning_rate, device=device, loader_workers=loader_workers, store_dir=store_dir,
+                        model=from_flags(ModelConfig, width=width))
+    try:
+        losses = train(config, resume=resume, stop_after_steps=stop_after_steps)
+    except (DataError, SMPLFormatError) as e:  # the dataset root's tubes, the SMPL file the user gave
+        raise BadInput(str(e)) from e
     click.echo(f"trained to step {steps}: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(losses.items())))
 
 
 @main.command(context_settings=CONTEXT)
 @root_option
+@click.option("--encoder", default="resnet50", show_default=True, type=click.Choice(["resnet50", "hmr"]),
+              help="resnet50: torchvision's ResNet-50 layout, ImageNet normalisation. hmr: HMR's ResNet-v2-50, "
+                   "pixels in [-1, 1], the encoder the released HMMR model was trained on.")
 @click.option("--feature-weights", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="torchvision-layout ResNet-50 weights (e.g. converted HMR weights) [default: random init, warned].")
+              help="The encoder's weights: a torchvision-layout ResNet-50 state dict (resnet50), or the file "
+                   "`hmmr-convert-checkpoint hmr hmr_noS5.ckpt-642561` writes (hmr) [default: random init, warned].")
 @click.option("--batch-frames", default=64, show_default=True)
 @click.option("--jitter-views", default=2, show_default=True,
               help="Augmented copies of each tube besides its own boxes: one random scale and shift per copy "
                    "(each costs a backbone pass per frame; 0 turns augmentation off).")
 @click.option("--jitter-scale", default=(0.8, 1.23), type=(float, float), show_default=True,
               help="Range of the scale factor (HMR's scale_min, scale_max).")
-@click.option("--jitter-shift", default=20.0, show_default=True, help="Largest shift, in pixels of the 224 crop.")
+@click.option("--jitter-shift", default=20.0, show_default=True, help=f"Largest shift, in pixels of the {CROP_PX} crop.")
+@click.option("--imported", is_flag=True,
+              help="Also the tubes imported with `hmmr-import tfrecords` (from their stand-in videos of crops): "
+                   "this extractor's features replace the file's image/phis.")
 @cluster_options
 @runner_options
-@friendly_errors
-def features(root, feature_weights, batch_frames, jitter_views, jitter_scale, jitter_shift, address, n_workers,
-             threads_per_worker, retry_failed, limit, lock_wait, flush_every, no_progress, verbose):
-    """Compute 2048-D ResNet-50 features of every tube, in its own crop boxes and in --jitter-views
-    augmented ones, for every video that has none at these settings (GPU workers when present). A video
-    is decoded once for all its tubes; one tracked again since is done again."""
+@exit_codes
+def features(root, encoder, feature_weights, batch_frames, jitter_views, jitter_scale, jitter_shift, imported, address,
+             n_workers, threads_per_worker, retry_failed, limit, lock_wait, flush_every, no_progress, verbose):
+    """Compute 2048-D features (ResNet-50, or HMR's ResNet-v2-50 with --encoder hmr) of every tube, in
+    its own crop boxes and in --jitter-views augmented ones, for every video that has none at these
+    settings (GPU workers when present). A video is decoded once for all its tubes; one tracked or
+    imported again since is done again.
+
+    \b
+    hmmr-convert-checkpoint hmr models/hmr_noS5.ckpt-642561 --out models/hmr_encoder.pt
+    hmmr-train features --root data --encoder hmr --feature-weights models/hmr_encoder.pt
+    """
     from pipelines.cluster import connect
     from pipelines.features import extract_features
     from train.features import FeatureConfig, JitterConfig
 
     setup_logging(verbose)
-    config = FeatureConfig(weights=feature_weights, batch_frames=batch_frames,
-                           jitter=JitterConfig(views=jitter_views, scale_range=jitter_scale, shift_px=jitter_shift))
+    config = from_flags(FeatureConfig, encoder=encoder, weights=feature_weights, batch_frames=batch_frames,
+                        jitter=from_flags(JitterConfig, views=jitter_views, scale_range=jitter_scale,
+                                          shift_px=jitter_shift))
     with connect(cluster_config(address, n_workers, threads_per_worker)) as client:
         stats = extract_features(client, dataset_root(root), config,
-                                 runner_config(retry_failed, limit, lock_wait, flush_every, no_progress))
+                                 runner_config(retry_failed, limit, lock_wait, flush_every, no_progress),
+                                 imported=imported)
     report([stats])
 
 
 @main.command("eval", context_settings=CONTEXT)
 @root_option
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), required=True)
-@click.option("--split", default="val", show_default=True, type=click.Choice(["train", "val", "test"]))
-@click.option("--batches", default=16, show_default=True)
-@friendly_errors
-def evaluate_command(root, checkpoint, split, batches):
-    """PCK@0.05 and acceleration of a checkpoint on a split of its datasets."""
-    import torch
+@click.option("--datasets", default="", help="Datasets to evaluate, e.g. 3dpw,h36m,penn [default: the checkpoint's].")
+@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "val", "test"]))
+@click.option("--smpl-model-dir", type=click.Path(exists=True), default=None,
+              help="SMPL model folder [default: the one the checkpoint trained with].")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="JSON results [default: eval_<split>_<datasets>.json beside the checkpoint].")
+@click.option("--device", default="auto", show_default=True)
+@click.option("-v", "--verbose", is_flag=True)
+@exit_codes
+def evaluate_command(root, checkpoint, datasets, split, smpl_model_dir, out, device, verbose):
+    """The paper's evaluation of a checkpoint on whole tubes, as the authors' released eval computes it.
 
-    from train.body import BodyModel
-    from train.data import WindowSampler, prepare_store, select_tubes
-    from train.loop import TrainConfig, evaluate
-    from train.losses import LossWeights
-    from train.model import HMMR, ModelConfig
-    from train.sampling import SamplingRules
+    \b
+    hmmr-import 3dpw /data/3DPW --root data --split test --smpl-model-dir models/smpl   # once per dataset
+    hmmr-train features --root data
+    hmmr-train eval --root data --checkpoint runs/hmmr/checkpoint.pt --datasets 3dpw,h36m,penn --split test
 
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    saved = dict(state["config"])
-    saved["model"], saved["weights"] = ModelConfig(**saved["model"]), LossWeights(**saved["weights"])
-    saved["datasets"] = tuple(saved["datasets"])
-    saved["mix"] = tuple(tuple(m) for m in saved["mix"])
-    config = TrainConfig(**{**saved, "root": root, "store_dir": None, "val_batches": batches, "device": "cpu"})
-    model = HMMR(config.model)
-    model.load_state_dict(state["model"])
-    store = prepare_store(dataset_root(root), config.datasets, config.store_dir)
-    tubes = select_tubes(store, dataset_root(root), config.datasets, split, config.window)
-    if not len(tubes):
-        raise click.ClickException(f"no {split} tubes of {list(config.datasets)} with features in {root}")
-    metrics = evaluate(model, BodyModel(config.smpl_model_dir), WindowSampler(tubes, SamplingRules(config.window)),
-                       config, torch.device("cpu"))
-    for name, value in metrics.items():
-        click.echo(f"{name}: {value:.4f}")
+    \b
+    Rows: movie (the temporal model's present), hallucinated (one frame alone), past_5 / future_5 (the
+    hallucinator's poses 5 frames away, against the truth there) and their constant baselines.
+    Columns: accel (mm/frame^2, predicted joints), accel_error (vs the truth), kp / kp_pa (px of the 224
+    crop, before / after the best scale and translation), pck (within 0.05 x 224 px), mpjpe / pa_mpjpe (mm,
+    14 LSP joints, pelvis-aligned; datasets with 3D only). Our own datasets work too (2D metrics only).
+    """
+    from train.evaluate import EvalConfig, evaluate_checkpoint, format_table
+
+    setup_logging(verbose)
+    config = EvalConfig(root=root, checkpoint=checkpoint, datasets=tuple(d for d in datasets.split(",") if d),
+                        split=split, smpl_model_dir=smpl_model_dir, device=device, out=out)
+    results, written = evaluate_checkpoint(config)
+    click.echo(format_table(results))
+    click.echo(f"written: {written}")
 
 
 if __name__ == "__main__":
