@@ -89,12 +89,14 @@ def run() -> list[Section]:
         "after the imports (from process start, imports of torch included, in brackets); RSS growth is the "
         "process's peak resident memory above its size after the imports (anonymous memory alone in brackets: "
         "the rest is memory-mapped page cache, shared and reclaimable). windows/s: batches of 64 windows of 20 "
-        "frames from random tubes and views, float32 tensors ready for the step. The baseline is the loader "
+        "frames from random tubes and views, float32 tensors ready for a CPU step (in brackets: float16 features, "
+        "as the loader hands them to a GPU trainer, which casts them on the device). The baseline is the loader "
         "hmmr-train had before the store (`bench/baseline_loader.py`), at 50k frames. The machine is shared by "
         "other jobs: compare ratios within a run.",
         ["frames (3 views)", "loader", "store build", "first batch", "RSS growth to first batch", "windows/s, 0 workers",
          "windows/s, 2 workers"],
     )
+    load_before = os.getloadavg()[0]
     for n_frames in _sizes():
         scratch = Path(tempfile.gettempdir())
         needed = 2.2 * n_frames * BYTES_PER_FRAME + 2 * GIB
@@ -120,11 +122,14 @@ def run() -> list[Section]:
             row = [f"{n_frames:,}", "training store", f"{build['build_s']:.0f} s ({build['shards']} shards)",
                    f"{opened['first_batch_s']:.2f} s ({opened['from_start_s']:.1f} s)",
                    f"{opened['rss_growth'] / GIB:.2f} GiB ({opened['anon_growth'] / GIB:.2f})",
-                   f"{opened['windows_per_s_0']:,.0f}", f"{opened['windows_per_s_2']:,.0f}"]
+                   f"{opened['windows_per_s_0']:,.0f} ({opened['windows_per_s_0_f16']:,.0f})",
+                   f"{opened['windows_per_s_2']:,.0f} ({opened['windows_per_s_2_f16']:,.0f})"]
             if n_frames == BASELINE_FRAMES:
                 row[3] += f", {base['first_batch_s'] / opened['first_batch_s']:.0f}x sooner"
-                row[5] += f" ({opened['windows_per_s_0'] / base['windows_per_s_0']:.2f}x)"
+                row[5] += f", {opened['windows_per_s_0'] / base['windows_per_s_0']:.2f}x the baseline"
                 section.rows += [row] + _format_rows(root.path / "store")
             else:
                 section.rows.append(row)
+    section.note += (f" Load average of the machine: {load_before:.0f} when this section started, "
+                     f"{os.getloadavg()[0]:.0f} when it ended, on {os.cpu_count()} cores.")
     return [section]

@@ -13,7 +13,6 @@ import time
 STARTED = time.perf_counter()  # first thing: "from process start" includes the imports below
 
 import json  # noqa: E402
-import resource  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -30,13 +29,16 @@ def memory() -> dict[str, int]:
     fields = {}
     for line in Path("/proc/self/status").read_text().splitlines():
         name, _, value = line.partition(":")
-        if name in ("VmRSS", "RssAnon", "RssFile"):
+        if name in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
             fields[name] = int(value.split()[0]) * 1024
     return fields
 
 
 def peak_rss() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    """This process's peak resident bytes. Not getrusage's ru_maxrss: Linux carries it over exec from the
+    parent, so a probe started by the bench (which had just written a 200k-frame root) reported the
+    bench's own peak as its growth."""
+    return memory()["VmHWM"]
 
 
 def windows_per_s(batches, n_batches: int, rounds: int = 3) -> float:
@@ -67,7 +69,9 @@ def main() -> None:
         report = update_store(root, store_dir_of(root), DATASETS, progress=False)
         out.update(build_s=time.perf_counter() - imported, frames=report.n_frames_loaded, shards=report.n_shards_written)
     elif command == "open":
-        from train.data import WindowSampler, prepare_store, select_tubes, step_batches
+        import torch
+
+        from train.data import WindowSampler, prepare_store, select_tubes, step_batches, window_loader
         from train.sampling import SamplingRules
 
         store = prepare_store(root, DATASETS, progress=False)
@@ -81,6 +85,10 @@ def main() -> None:
         for workers in (0, 2):
             out[f"windows_per_s_{workers}"] = windows_per_s(
                 step_batches(sampler, BATCH, 1, range(0, 10**9), workers=workers), n_batches)
+            # What a GPU trainer's loader makes: features stay float16 (the GPU casts them)
+            out[f"windows_per_s_{workers}_f16"] = windows_per_s(
+                window_loader(sampler, BATCH, 1, range(0, 10**9), workers=workers, features_dtype=torch.float16),
+                n_batches)
         out["rss_after_reading"] = memory()["VmRSS"] - start["VmRSS"]
         out["anon_after_reading"] = memory()["RssAnon"] - start["RssAnon"]
     elif command == "baseline":

@@ -23,7 +23,7 @@ from train.store import NO_FEATURES, NOT_LOADED, READY, SHARD_ARRAYS, STALE_FEAT
 from train.store_update import CROP_HALF_PX, DataError, due_videos, live_sources, update_store
 
 __all__ = ["CROP_HALF_PX", "DataError", "SplitTubes", "StoreIndex", "WindowSampler", "prepare_store", "select_tubes",
-           "step_batches", "store_dir_of"]
+           "step_batches", "store_dir_of", "window_loader"]
 log = logging.getLogger(__name__)
 STORE_DIR_NAME = "store"
 ARRAYS_2D = ("features", "keypoints", "visibility")
@@ -184,15 +184,20 @@ class DeviceBatches:
             yield batch
 
 
-def step_batches(sampler: WindowSampler, batch_size: int, seed: int, steps: range, rank: int = 0, world: int = 1,
-                 workers: int = 2, device: torch.device | str = "cpu") -> DeviceBatches:
-    """The batches of `steps` on `device`, in order, read ahead by `workers` processes (0 = in this one).
+def window_loader(sampler: WindowSampler, batch_size: int, seed: int, steps: range, rank: int = 0, world: int = 1,
+                  workers: int = 2, features_dtype: torch.dtype = torch.float32) -> torch.utils.data.DataLoader:
+    """The batches of `steps` in order, on the CPU, read ahead by `workers` processes (0 = in this one).
     The windows depend only on (seed, step, rank, world): a resumed run reads what an uninterrupted one would."""
     # A generator of its own: the loader draws a worker seed when iterated, which must not move the global
     # RNG (dropout's), or a resumed run would diverge from an uninterrupted one. The windows use no torch RNG.
+    return torch.utils.data.DataLoader(StepBatches(sampler, batch_size, seed, rank, world, features_dtype),
+                                       batch_size=None, sampler=steps, num_workers=workers,
+                                       prefetch_factor=4 if workers else None, generator=torch.Generator().manual_seed(seed))
+
+
+def step_batches(sampler: WindowSampler, batch_size: int, seed: int, steps: range, rank: int = 0, world: int = 1,
+                 workers: int = 2, device: torch.device | str = "cpu") -> DeviceBatches:
+    """`window_loader`'s batches on `device`: features travel as float16 to a GPU and become float32 there."""
     device = torch.device(device)
     features_dtype = torch.float16 if device.type == "cuda" else torch.float32
-    loader = torch.utils.data.DataLoader(StepBatches(sampler, batch_size, seed, rank, world, features_dtype),
-                                         batch_size=None, sampler=steps, num_workers=workers, prefetch_factor=4 if workers else None,
-                                         generator=torch.Generator().manual_seed(seed))
-    return DeviceBatches(loader, device)
+    return DeviceBatches(window_loader(sampler, batch_size, seed, steps, rank, world, workers, features_dtype), device)
