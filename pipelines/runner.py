@@ -13,7 +13,6 @@ A command that runs several stages holds the root for all of them (`holding_root
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -70,7 +69,7 @@ def holding_root(root: DatasetRoot, command: str, config: RunnerConfig) -> Datas
     """The root's writer lock for a whole command, from its first stage's plan to its last commit: another
     command, even one queued with --lock-wait, never runs between two of its stages (the lock is
     re-entrant, so each stage's own `run_stage` takes it again at no cost)."""
-    return DatasetLock(root.path, owner=f"{command} (pid {os.getpid()})", wait_s=config.lock_wait_s)
+    return DatasetLock(root.path, owner=command, wait_s=config.lock_wait_s)
 
 
 def run_stage(

@@ -119,5 +119,5 @@ def test_a_command_holds_the_root_from_its_first_stage_to_its_last(client, tmp_p
     assert [(s.stage, s.n_ok) for s in stats] == [("enumerate", 1), ("harvest", 1)]
     (second,) = between_stages
     assert second.returncode != 0
-    assert "is being written by another run (hmmr-harvest (pid" in second.stderr, second.stderr
+    assert "is being written by another run (hmmr-harvest pid " in second.stderr, second.stderr
     assert not list_parts(root, TOY)
