@@ -1,7 +1,7 @@
 """Our tubes in the authors' training tfrecord layout, so their trainer (precomputed features) reads them.
 
 Per tube and view: the view's 224x224 crops as JPEG (`image/encoded`), keypoints in HMMR_25 normalised to
-the crop, (x_px - centre_x) * scale / 112 as `train.data` computes them, unseen joints (0, 0, 0) and
+the crop, (x_px - centre_x) * scale / 112 as `train.store_update` computes them, unseen joints (0, 0, 0) and
 visibility binary at OpenPose's 0.1 (the authors' threshold); features as `image/phis`; SMPL and 3D
 joints from `targets` where present. A tube imported from the authors' tfrecords is written back as it
 came: its crops byte for byte, its layout and the fields kept beside its stand-in video.

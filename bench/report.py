@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import platform
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -44,3 +45,16 @@ def page(sections: list[Section]) -> str:
             f"{platform.machine()}, Python {platform.python_version()}. Speeds are given as ratios against a "
             f"baseline measured in the same run, because the machine is shared and noisy.\n")
     return head + "\n" + "\n".join(s.markdown() for s in sections)
+
+
+def merge_page(old: str, sections: list[Section]) -> str:
+    """An existing page with these sections put in place of the ones of the same title (new titles at the
+    end), the others kept: `--only` refreshes its own tables without erasing everyone else's."""
+    head, *blocks = re.split(r"(?m)^(?=## )", old)
+    fresh = {s.title: s.markdown() for s in sections}
+    kept = [fresh.pop(block.splitlines()[0][3:], block) for block in blocks]
+    refreshed = ", ".join(s.title for s in sections)
+    note = f"Refreshed by `bench.run --only` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC: {refreshed}.\n"
+    head = re.sub(r"(?m)^Refreshed by `bench.run --only`.*\n", "", head).rstrip("\n") + "\n\n" + note + "\n"
+    blocks = [b if b.endswith("\n\n") else b.rstrip("\n") + "\n\n" for b in kept + list(fresh.values())]
+    return head + "".join(blocks).rstrip("\n") + "\n"

@@ -7,18 +7,19 @@ from pathlib import Path
 
 import click
 
-from bench.report import page
+from bench.report import merge_page, page
 
 # Each module has run() -> list[Section]; a module whose stage does not exist yet is left out.
 BENCHMARKS = ("bench.runner_bench", "bench.harvest_bench", "bench.pseudolabel_bench", "bench.tracking_bench",
-              "bench.train_bench", "bench.render_bench", "bench.import_bench", "bench.demo_bench")
+              "bench.train_bench", "bench.store_bench", "bench.render_bench", "bench.import_bench",
+              "bench.demo_bench")
 
 
 @click.command()
 @click.option("--out", default="bench/results.md", show_default=True, type=click.Path(dir_okay=False))
 @click.option("--only", multiple=True, help="Run only these modules (e.g. --only bench.tracking_bench).")
 def main(out: str, only: tuple[str, ...]) -> None:
-    """Run the benchmarks and write their tables to OUT."""
+    """Run the benchmarks and write their tables to OUT (with --only: replace just their sections in OUT)."""
     logging.basicConfig(level=logging.WARNING)
     sections = []
     for name in only or BENCHMARKS:
@@ -30,7 +31,9 @@ def main(out: str, only: tuple[str, ...]) -> None:
             raise
         click.echo(f"running {name} ...", err=True)
         sections += module.run()
-    Path(out).write_text(page(sections))
+    path = Path(out)
+    # --only refreshes its sections in place; a full run writes the whole page anew
+    path.write_text(merge_page(path.read_text(), sections) if only and path.is_file() else page(sections))
     click.echo(f"wrote {out}", err=True)
 
 

@@ -76,9 +76,10 @@ def run() -> list[Section]:
     from pipelines.cluster import ClusterConfig, connect
     from tests_helpers import write_synthetic_tubes
     from train.body import BodyModel, write_test_smpl
-    from train.data import WindowSampler, load_sequences
+    from train.data import WindowSampler, prepare_store, select_tubes
     from train.losses import Criterion, LossWeights
     from train.model import HMMR, ModelConfig
+    from train.sampling import SamplingRules
 
     gpu = torch.cuda.is_available()
     section = Section(
@@ -87,7 +88,7 @@ def run() -> list[Section]:
         "8 windows x 20 frames, with the SMPL body (6890 vertices) in the loss: on this machine's CPU "
         f"(torch using {torch.get_num_threads()} thread(s))"
         + (f", and on its GPU ({torch.cuda.get_device_name()}, bf16 autocast)" if gpu else "")
-        + ". Data wait = drawing the window batch from memory. FLOPs per step are counted by torch "
+        + ". Data wait = reading the window batch from the training store (in the step's process). FLOPs per step are counted by torch "
         "(`FlopCounterMode`), forward and backward.",
         ["measure", "value"],
     )
@@ -97,7 +98,8 @@ def run() -> list[Section]:
         root = DatasetRoot(folder / "root")
         with connect(ClusterConfig(n_workers=1, processes=False)) as client:
             write_synthetic_tubes(client, root, folder / "smpl", {f"t{i}": ("insta", "train") for i in range(4)})
-        sampler = WindowSampler(load_sequences(root, ("insta",), "train", 20), 20)
+        store = prepare_store(root, ("insta",), progress=False)
+        sampler = WindowSampler(select_tubes(store, root, ("insta",), "train", 20), SamplingRules(20))
         for device in [torch.device("cpu")] + ([torch.device("cuda")] if gpu else []):
             model = HMMR(ModelConfig()).to(device)
             criterion = Criterion(BodyModel(folder / "smpl").to(device), LossWeights(), None, 5)

@@ -193,6 +193,13 @@ def _status_of_producers(root: DatasetRoot, spec: TableSpec) -> pa.Table:
     return pa.concat_tables([read_status(root, stage, columns=columns) for stage in spec.producers])
 
 
+def live_unit_flushes(root: DatasetRoot, spec: TableSpec) -> pd.Series:
+    """For each unit of a table, the flush whose part holds its live rows, across the producer and every
+    importer (`live_flushes` asks one stage). Reads only status tables: a derived store (the training
+    store) compares these ids with the ones it was built from to know what changed, without data."""
+    return _live_flushes_of(_status_of_producers(root, spec))
+
+
 def _live_pieces(root: DatasetRoot, spec: TableSpec) -> list[tuple[Path, pa.Array | None]]:
     """(part, units to keep or None for 'the whole part') for each part holding live rows."""
     status = _status_of_producers(root, spec)

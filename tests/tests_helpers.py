@@ -55,7 +55,7 @@ def write_synthetic_tubes(client, root, smpl_dir, tubes: dict[str, tuple[str, st
     import numpy as np
     import torch
 
-    from manifests import FEATURES, TRACKS, TUBES, UnitResult
+    from manifests import FEATURES, TRACKS, TUBES, UnitResult, live_flushes
     from manifests.joints import BODY_25, HMMR_25, convert_joints
     from manifests.rows import FeatureRows, TrackRows, TubeRows
     from pipelines.dask_scheduler import DaskScheduler
@@ -101,9 +101,10 @@ def write_synthetic_tubes(client, root, smpl_dir, tubes: dict[str, tuple[str, st
         return UnitResult(rows=(FeatureRows(
             tube_id=[payload.tube_id], video_id=[payload.unit_id], view=[0], n_frames=[len(payload.features)],
             bbox=[payload.bbox], features=[payload.features], extractor=["synthetic"], extractor_version=["1"],
-            tubes_flush=["synthetic"]),))
+            tubes_flush=[tracked[payload.unit_id]]),))
 
     cluster, quiet = DaskScheduler(client), RunnerConfig(progress=False)
     run_stage(cluster, root, Stage("tracking", "synthetic", (TRACKS, TUBES), tube_work), units, quiet)
+    tracked = live_flushes(root, "tracking")  # the features record the tracking commit they were made from
     run_stage(cluster, root, Stage("features", "synthetic", (FEATURES,), feature_work), units, quiet)
     return root

@@ -23,11 +23,12 @@ from manifests.atomic import write_atomic
 from manifests.snapshot import data_state, load_snapshot
 from train.body import BodyModel
 from train.camera import project
-from train.data import DataError, WindowSampler, load_sequences
+from train.data import DataError, WindowSampler, prepare_store, select_tubes, step_batches
 from train.losses import Batch, Criterion, LossWeights
 from train.metrics import acceleration, pck
 from train.model import HMMR, Discriminators, ModelConfig
 from train.params import camera_of, pose_of, shape_of
+from train.sampling import SamplingRules
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ class TrainConfig:
     batch_size: int = 8
     window: int = 20
     augment: bool = True  # train on the jittered views of each tube (scale/shift), not only its own boxes
+    loader_workers: int = 2  # processes reading windows ahead of the step (0 = read in the training process)
+    store_dir: str | None = None  # the training store [default: <root>/store]
     learning_rate: float = 1e-4
     min_learning_rate_ratio: float = 0.1  # cosine decay from learning_rate to this share of it at the last step
     discriminator_learning_rate: float = 1e-4
@@ -68,6 +71,8 @@ class TrainConfig:
         for name in ("steps", "batch_size", "checkpoint_every", "log_every", "val_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.loader_workers < 0:
+            raise ValueError(f"TrainConfig.loader_workers must be >= 0, got {self.loader_workers}")
 
 
 def describe_data(data: dict) -> str:
@@ -163,15 +168,17 @@ def train(config: TrainConfig, resume: bool = False, stop_after_steps: int | Non
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed + rank)
 
-    # Data: the train split of the chosen datasets; validation on their val split when it has windows.
+    # Data: the train split of the chosen datasets, from the training store (first brought up to date
+    # with the manifests, or with the snapshot's rows); validation on their val split when it has windows.
     # Every run records the data it read (a snapshot, or the live tables' fingerprint); --resume refuses other data.
     root = DatasetRoot(Path(config.root))
     snapshot = load_snapshot(root, config.snapshot) if config.snapshot else None
     data = asdict(data_state(root, (TUBES, FEATURES), snapshot))
-    sampler = WindowSampler(load_sequences(root, config.datasets, "train", config.window, snapshot), config.window,
-                            dict(config.mix), augment=config.augment)
-    val_sequences = load_sequences(root, config.datasets, "val", config.window, snapshot)
-    val_sampler = WindowSampler(val_sequences, config.window) if val_sequences else None
+    store = prepare_store(root, config.datasets, config.store_dir, progress=rank == 0, snapshot=snapshot)
+    sampler = WindowSampler(select_tubes(store, root, config.datasets, "train", config.window),
+                            SamplingRules(config.window, config.mix, augment=config.augment))
+    val_tubes = select_tubes(store, root, config.datasets, "val", config.window)
+    val_sampler = WindowSampler(val_tubes, SamplingRules(config.window)) if len(val_tubes) else None
 
     # Model, body model, prior and optimisers.
     model = HMMR(config.model).to(device)
@@ -208,11 +215,13 @@ def train(config: TrainConfig, resume: bool = False, stop_after_steps: int | Non
     scalars = open(out_dir / "scalars.jsonl", "a") if rank == 0 else None
     board = _summary_writer(out_dir) if rank == 0 else None
     last_step = config.steps if stop_after_steps is None else min(config.steps, step + stop_after_steps)
+    batches = iter(step_batches(sampler, config.batch_size, config.seed, range(step, last_step), rank, world,
+                                config.loader_workers, device))
     while step < last_step:
         model.train()
         for group in optimizer.param_groups:
             group["lr"] = cosine_learning_rate(step, config)
-        batch = sampler.batch(config.batch_size, seed=config.seed + step * world + rank).to(device)
+        batch = next(batches)
         outputs, losses, total = generator_step(trained, criterion, optimizer, batch, step, device)
         if discriminators is not None:
             picks = torch.from_numpy(np.random.default_rng(config.seed + step).integers(0, len(mocap[0]), batch.features.shape[0] * config.window))

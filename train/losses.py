@@ -24,8 +24,9 @@ class LossWeights:
 @dataclass
 class Batch:
     """A batch of windows. features (B, T, F); keypoints (B, T, J, 2) in crop units [-1, 1];
-    visibility (B, T, J) in [0, 1]; optional 3D ground truth: joints_3d (B, T, J, 3), pose (B, T, 72),
-    shape (B, T, 10) with has_3d (B,) 0/1."""
+    visibility (B, T, J) in [0, 1]; optional 3D ground truth: joints_3d (B, T, N_LSP, 3) in metres,
+    pose (B, T, 72), shape (B, T, 10), with has_3d (B,) 0/1 for the joints and has_smpl (B,) 0/1 for pose
+    and shape (a tube may have 3D joints without SMPL fits, as the released code's has_3d_joints)."""
 
     features: torch.Tensor
     keypoints: torch.Tensor
@@ -34,6 +35,7 @@ class Batch:
     pose: torch.Tensor | None = None
     shape: torch.Tensor | None = None
     has_3d: torch.Tensor | None = None
+    has_smpl: torch.Tensor | None = None
 
     def to(self, device: torch.device) -> "Batch":
         return Batch(**{k: None if v is None else v.to(device) for k, v in vars(self).items()})

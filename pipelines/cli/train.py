@@ -36,6 +36,10 @@ def _train_options(function):
                      help="Leave after this many steps of this run, with a checkpoint (a job's time limit); "
                           "--resume continues the same schedule."),
         click.option("--device", default="auto", show_default=True),
+        click.option("--loader-workers", default=2, show_default=True,
+                     help="Processes reading windows from the training store ahead of the step (0: in this one)."),
+        click.option("--store", "store_dir", default=None,
+                     help="The training store, kept up to date from the manifests by every run [default: ROOT/store]."),
         click.option("-v", "--verbose", is_flag=True),
     ]
     for option in reversed(options):
@@ -47,8 +51,8 @@ def _train_options(function):
 @_train_options
 @click.pass_context
 @exit_codes
-def main(ctx, root, datasets, snapshot, mix, smpl_model_dir, mocap, out_dir, steps, batch_size, window, augment, learning_rate, width,
-         resume, stop_after_steps, device, verbose):
+def main(ctx, root, datasets, snapshot, mix, smpl_model_dir, mocap, out_dir, steps, batch_size, window, augment,
+         learning_rate, width, resume, stop_after_steps, device, loader_workers, store_dir, verbose):
     """Train temporal HMMR on the tubes of ROOT (needs their features: `hmmr-train features` first).
 
     \b
@@ -69,8 +73,9 @@ def main(ctx, root, datasets, snapshot, mix, smpl_model_dir, mocap, out_dir, ste
         raise click.UsageError("--smpl-model-dir is required (see the README: how to get SMPL)")
     config = from_flags(TrainConfig, root=root, smpl_model_dir=smpl_model_dir, out_dir=out_dir,
                         datasets=tuple(d for d in datasets.split(",") if d), mix=from_flags(parse_mix, mix),
-                        mocap=mocap, snapshot=snapshot, steps=steps, batch_size=batch_size, window=window, augment=augment,
-                        learning_rate=learning_rate, device=device, model=from_flags(ModelConfig, width=width))
+                        mocap=mocap, snapshot=snapshot, steps=steps, batch_size=batch_size, window=window,
+                        augment=augment, learning_rate=learning_rate, device=device, loader_workers=loader_workers,
+                        store_dir=store_dir, model=from_flags(ModelConfig, width=width))
     try:
         losses = train(config, resume=resume, stop_after_steps=stop_after_steps)
     except (DataError, SMPLFormatError) as e:  # the dataset root's tubes, the SMPL file the user gave

@@ -226,7 +226,7 @@ def test_our_own_tubes_export_with_their_crops_keypoints_and_features(client, ro
     from pipelines.runner import run_stage
     from pipelines.scheduler import InProcessScheduler
     from pipelines.stage import Stage
-    from train.data import to_crop_units
+    from train.store_update import crop_coordinates
     from train.features import crop
 
     media = root.path / "media" / "clip-a.mp4"
@@ -264,8 +264,8 @@ def test_our_own_tubes_export_with_their_crops_keypoints_and_features(client, ro
     for view, path in enumerate(written):
         (record,) = list(read_records(path))
         tube = hmmr_tube_of(decode_example(record), path.name)
-        units, _ = to_crop_units(keypoints, boxes[view])  # what our trainer trains on
         hmmr = convert_joints(keypoints, BODY_25, HMMR_25)
+        units, _ = crop_coordinates(hmmr, boxes[view])  # what our trainer trains on
         seen = hmmr[..., 2] >= 0.1
         np.testing.assert_array_equal(tube.keypoints[..., 2], seen)
         np.testing.assert_allclose(tube.keypoints[..., :2][seen], units[seen], atol=1e-5)

@@ -57,10 +57,12 @@ def test_resume_reproduces_the_next_losses_exactly(synthetic_root, tmp_path):
     root, smpl_dir = synthetic_root
     whole, half = tmp_path / "whole", tmp_path / "half"
     model = ModelConfig(width=64, groups=8, regressor_width=64, dropout=0.5)  # dropout: RNG state must resume too
-    train(config_for(root, smpl_dir, whole, steps=6, checkpoint_every=3, model=model))
-    train(config_for(root, smpl_dir, half, steps=6, checkpoint_every=3, model=model), stop_after_steps=3)
+    # Windows read ahead by 2 loader workers in the interrupted run, in this process in the whole one.
+    train(config_for(root, smpl_dir, whole, steps=6, checkpoint_every=3, model=model, loader_workers=0))
+    train(config_for(root, smpl_dir, half, steps=6, checkpoint_every=3, model=model, loader_workers=2),
+          stop_after_steps=3)
     assert max(r["step"] for r in scalars(half)) == 3
-    train(config_for(root, smpl_dir, half, steps=6, checkpoint_every=3, model=model), resume=True)
+    train(config_for(root, smpl_dir, half, steps=6, checkpoint_every=3, model=model, loader_workers=2), resume=True)
     expected = [r for r in scalars(whole) if r.get("step", 0) > 3 and "total" in r]
     resumed = [r for r in scalars(half) if r.get("step", 0) > 3 and "total" in r]
     assert len(expected) == 3 and resumed == expected
