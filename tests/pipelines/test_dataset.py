@@ -23,7 +23,7 @@ from click.testing import CliRunner
 
 from harvest.queries import read_hashtags
 from harvest.ytdlp import HarvestConfig
-from manifests import (DATA_TABLES, DETECTIONS, ENTRIES, FEATURES, SHOTS, TRACKS, TUBES, VIDEOS, DatasetRoot, UnitResult,
+from manifests import (DATA_TABLES, live_flushes, DETECTIONS, ENTRIES, FEATURES, SHOTS, TRACKS, TUBES, VIDEOS, DatasetRoot, UnitResult,
                        latest_status, read_arrow, read_table)
 from manifests.rows import DetectionRows, FeatureRows, ShotRows, TrackRows, TubeRows
 from manifests.snapshot import load_snapshot, read_at, removed_since, take_snapshot
@@ -38,7 +38,7 @@ from pipelines.runner import RunnerConfig, run_stage
 from pipelines.scheduler import InProcessScheduler
 from pipelines.stage import Stage
 from testing.loopback import Site, serve
-from train.data import load_sequences
+from train.data import prepare_store, select_tubes
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "data"
@@ -53,6 +53,7 @@ class VideoUnit(UnitPayload):
     """A harvested video (unit_id) whose pose, tracking and features rows a test commits."""
 
     dataset: str
+    tubes_flush: str = ""  # for features: the tubes commit they are made from
 
 
 def _shots_and_detections(payload: VideoUnit, context) -> UnitResult:
@@ -82,19 +83,22 @@ def _features(payload: VideoUnit, context) -> UnitResult:
         tube_id=[f"{video}-t0-0"], video_id=[video], view=[0], n_frames=[N_FRAMES],
         bbox=[np.tile([80.0, 60.0, 1.0], (N_FRAMES, 1)).astype(np.float32)],
         features=[np.zeros((N_FRAMES, 2048), np.float32)], extractor=["synthetic"], extractor_version=["1"],
-        tubes_flush=["synthetic"]),))
+        tubes_flush=[payload.tubes_flush]),))
 
 
 def label_videos(root: DatasetRoot, version: str = "synthetic", also: tuple[str, ...] = ()) -> list:
     """Commit pose, tracking and features rows for every video of `videos` (and of `also`), as those stages
     would."""
     videos = read_table(root, VIDEOS, columns=["video_id", "dataset"])
-    units = [VideoUnit(unit_id=v, dataset="insta") for v in (*videos["video_id"], *also)]
+    ids = (*videos["video_id"], *also)
+    units = [VideoUnit(unit_id=v, dataset="insta") for v in ids]
     here = InProcessScheduler()
-    return [run_stage(here, root, Stage(name, version, outputs, work), units, QUIET)
-            for name, outputs, work in (("pose", (SHOTS, DETECTIONS), _shots_and_detections),
-                                        ("tracking", (TRACKS, TUBES), _tracks_and_tubes),
-                                        ("features", (FEATURES,), _features))]
+    stats = [run_stage(here, root, Stage(name, version, outputs, work), units, QUIET)
+             for name, outputs, work in (("pose", (SHOTS, DETECTIONS), _shots_and_detections),
+                                         ("tracking", (TRACKS, TUBES), _tracks_and_tubes))]
+    tracked = live_flushes(root, "tracking")  # features name the tubes commit they were made from
+    units = [VideoUnit(unit_id=v, dataset="insta", tubes_flush=str(tracked.get(v, ""))) for v in ids]
+    return [*stats, run_stage(here, root, Stage("features", version, (FEATURES,), _features), units, QUIET)]
 
 
 @pytest.fixture(scope="module")
@@ -213,7 +217,11 @@ def test_sigkill_during_a_removal_then_a_rerun_gives_the_tables_of_an_uninterrup
 def test_a_snapshot_keeps_its_tubes_through_growth_and_honours_later_removals(client, copy, site):
     _, base = site
     frozen = take_snapshot(copy, "v1")
-    tubes_of = lambda snapshot: sorted(s.tube_id for s in load_sequences(copy, ("insta",), "train", 4, snapshot))
+
+    def tubes_of(snapshot):  # what the trainer would read: the training store, live or of the snapshot
+        store = prepare_store(copy, ("insta",), progress=False, snapshot=snapshot)
+        return sorted(select_tubes(store, copy, ("insta",), "train", 4).tube_id)
+
     before = tubes_of(frozen)
     assert len(before) == 3
 
