@@ -13,14 +13,15 @@ from pseudolabel.work import PoseStageConfig, pose_video
 from tracking.tubes import Tube
 from tracking.work import TrackingConfig, tubes_from_detections
 from train.features import FeatureConfig, FeatureExtractor, TubeBoxes, video_features
-from train.model import HMMR, ModelConfig
+from train.checkpoint import load_checkpoint
+from train.model import HMMR
 from train.params import camera_of, pose_of, shape_of
 
 
 def load_model(checkpoint: Path) -> HMMR:
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    model = HMMR(ModelConfig(**state["config"]["model"]))
-    model.load_state_dict(state["model"])
+    saved = load_checkpoint(checkpoint)
+    model = HMMR(saved.config.model)
+    model.load_state_dict(saved.model)
     return model.eval()
 
 
@@ -30,7 +31,7 @@ def predict_tube(model: HMMR, features: np.ndarray) -> dict[str, np.ndarray]:
     camera (n, 3), pose (n, 72), shape (n, 10) from the temporal encoder (the whole tube as context);
     single_frame_{past,present,future}_pose (n, 72) from each frame alone, through the hallucinator."""
     x = torch.from_numpy(features.astype(np.float32))
-    movie = model(x[None])[0]
+    movie = model(x[None]).movie
     single = model.predict_single_frame(x)
     theta = movie.theta[0]
     return {

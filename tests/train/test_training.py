@@ -9,11 +9,13 @@ from manifests import DatasetRoot
 from train.body import write_test_smpl
 from train.data import DataError
 from train.loop import TrainConfig, train
+from train.losses import ObjectiveConfig
 from train.model import ModelConfig
 from tests_helpers import write_synthetic_tubes
 
 pytestmark = pytest.mark.slow
 SMALL = ModelConfig(width=128, groups=8, regressor_width=128, dropout=0.0)
+NO_PRIOR = ObjectiveConfig(adversarial=0.0, discriminator=0.0)  # no mocap here (its own test below)
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +31,9 @@ def synthetic_root(client, tmp_path_factory):
 
 def config_for(root, smpl_dir, out_dir, **overrides) -> TrainConfig:
     settings = dict(root=str(root.path), smpl_model_dir=str(smpl_dir), out_dir=str(out_dir), datasets=("insta",),
-                    batch_size=2, window=12, learning_rate=1e-3, min_learning_rate_ratio=0.01, log_every=1,
-                    val_every=200, checkpoint_every=200, model=SMALL, device="cpu")
+                    batch_size=2, window=12, learning_rate=1e-3, learning_rate_schedule="cosine",
+                    min_learning_rate_ratio=0.01, log_every=1, val_every=200, checkpoint_every=200, model=SMALL,
+                    device="cpu", objective=NO_PRIOR)
     settings.update(overrides)
     return TrainConfig(**settings)
 
@@ -134,7 +137,7 @@ def test_torchrun_with_two_processes_trains_and_writes_one_checkpoint(synthetic_
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
                "-m", "pipelines.cli.train", "--root", str(root.path), "--datasets", "insta", "--smpl-model-dir",
                str(smpl_dir), "--out", str(tmp_path), "--steps", "3", "--batch-size", "2", "--window", "12",
-               "--width", "64", "--device", "cpu"]
+               "--width", "64", "--device", "cpu", "--no-adversarial"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "trained to step 3" in done.stdout
