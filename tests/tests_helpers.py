@@ -80,7 +80,8 @@ def write_synthetic_tubes(client, root, smpl_dir, tubes: dict[str, tuple[str, st
     def feature_work(payload, context):
         n = len(payload["features"])
         return {"features": {"tube_id": [payload["tube_id"]], "video_id": [payload["unit_id"]], "view": [0],
-                             "n_frames": [n], "bbox": [payload["bbox"]], "features": [payload["features"]],
+                             "n_frames": [n], "bbox": [payload["bbox"]], "flipped": [False],
+                             "features": [payload["features"]],
                              "extractor": ["synthetic"], "extractor_version": ["1"], "tubes_flush": ["synthetic"]}}
 
     import pandas as pd

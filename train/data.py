@@ -13,6 +13,7 @@ import torch
 
 from manifests import FEATURES, TUBES, DatasetRoot, read_table
 from manifests.joints import BODY_25, HMMR_25, convert_joints
+from train.augment import mirror_keypoints
 from train.losses import Batch
 
 CROP_HALF_PX = 112.0  # a 224 crop; keypoints become (pixel in crop / 112) - 1, i.e. [-1, 1]
@@ -30,7 +31,7 @@ class Sequence:
     dataset: str
     features: np.ndarray  # (views, n, F) float32
     keypoints: np.ndarray  # (views, n, 25, 2) float32, HMMR_25 order, crop units of each view's boxes
-    visibility: np.ndarray  # (n, 25) float32
+    visibility: np.ndarray  # (views, n, 25) float32 (a mirrored view has its joints' sides swapped)
 
     @property
     def n_frames(self) -> int:
@@ -54,7 +55,7 @@ def load_sequences(root: DatasetRoot, datasets: tuple[str, ...], split: str, min
     if unknown:
         raise DataError(f"no tubes for datasets {unknown} in {root.path}; datasets with tubes: {available or 'none'}")
     tubes = tubes[tubes["dataset"].isin(datasets) & (tubes["split"] == split) & (tubes["n_frames"] >= min_frames)]
-    features = read_table(root, FEATURES, columns=["tube_id", "view", "bbox", "features"],
+    features = read_table(root, FEATURES, columns=["tube_id", "view", "bbox", "flipped", "features"],
                           units=list(pd.unique(tubes["video_id"])))
     missing = sorted(set(tubes["tube_id"]) - set(features.loc[features["view"] == 0, "tube_id"]))
     if missing:
@@ -69,6 +70,10 @@ def load_sequences(root: DatasetRoot, datasets: tuple[str, ...], split: str, min
                             f"its video was tracked again since; run `hmmr-train features --root {root.path}`")
         boxes = np.stack([np.stack(b) for b in views["bbox"]])  # (views, n, 3)
         coordinates, visibility = to_crop_units(np.stack(row.keypoints).reshape(-1, 25, 3), boxes)
+        visibility = np.repeat(visibility[None], len(boxes), axis=0)
+        for view, flipped in enumerate(views["flipped"]):
+            if pd.notna(flipped) and flipped:  # the backbone saw a mirrored crop: mirror the targets too
+                coordinates[view], visibility[view] = mirror_keypoints(coordinates[view], visibility[view])
         vectors = np.stack([np.stack(f) for f in views["features"]]).astype(np.float32)
         sequences.append(Sequence(row.tube_id, row.dataset, vectors, coordinates, visibility))
     return sequences
@@ -99,6 +104,6 @@ class WindowSampler:
             window = slice(start, start + self.length)
             features.append(sequence.features[view, window])
             keypoints.append(sequence.keypoints[view, window])
-            visibility.append(sequence.visibility[window])
+            visibility.append(sequence.visibility[view, window])
         return Batch(features=torch.from_numpy(np.stack(features)), keypoints=torch.from_numpy(np.stack(keypoints)),
                      visibility=torch.from_numpy(np.stack(visibility)))
