@@ -82,7 +82,7 @@ def main(root: str, workers: int) -> None:
                    f"from smpl.is.tue.mpg.de")
     _run([str(bin_dir / "hmmr-train"), "--root", root, "--datasets", "insta", "--smpl-model-dir", str(smpl_dir),
           "--out", str(dataset.path / "runs" / "demo-train"), "--steps", "20", "--batch-size", "2", "--window", "12",
-          "--width", "64"])
+          "--width", "64", "--no-adversarial"])
 
     videos, tubes = read_table(dataset, VIDEOS), read_table(dataset, TUBES)
     click.secho("\n== the dataset ==", bold=True)
