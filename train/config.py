@@ -18,8 +18,10 @@ from train.mixing import MixConfig
 from train.model import ModelConfig
 
 LEARNING_RATE_SCHEDULES = ("constant", "cosine")
-# The released model's training length (hmmr_model.ckpt-1119816), at batch 8.
-RELEASED_STEPS = 1_119_816
+# The released model's training length: hmmr_model.ckpt-1119816 counts global_step, which both of its
+# optimisers advance (each `minimize` in src/trainer_sequence_fc.py is given it): 559,908 steps at batch 8.
+RELEASED_GLOBAL_STEP = 1_119_816
+DEFAULT_STEPS = 560_000
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class TrainConfig:
     mix: MixConfig = field(default_factory=MixConfig)
     mocap: str | None = None
     mean_params: str | None = None
-    steps: int = RELEASED_STEPS
+    steps: int = DEFAULT_STEPS
     batch_size: int = 8
     window: int = 20
     augment: bool = True

@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 
 from manifests import FEATURES, TUBES, DatasetRoot, read_table
-from manifests.joints import BODY_25, HMMR_25, convert_joints
+from manifests.joints import BODY_25, HMMR_25, N_BODY_25, convert_joints
 from train.augment import mirror_keypoints
 from train.losses import Batch
 
@@ -69,7 +69,7 @@ def load_sequences(root: DatasetRoot, datasets: tuple[str, ...], split: str, min
             raise DataError(f"tube {row.tube_id} has {row.n_frames} frames but its features {len(views['bbox'].iloc[0])}: "
                             f"its video was tracked again since; run `hmmr-train features --root {root.path}`")
         boxes = np.stack([np.stack(b) for b in views["bbox"]])  # (views, n, 3)
-        coordinates, visibility = to_crop_units(np.stack(row.keypoints).reshape(-1, 25, 3), boxes)
+        coordinates, visibility = to_crop_units(np.stack(row.keypoints).reshape(-1, N_BODY_25, 3), boxes)
         visibility = np.repeat(visibility[None], len(boxes), axis=0)
         for view, flipped in enumerate(views["flipped"]):
             if pd.notna(flipped) and flipped:  # the backbone saw a mirrored crop: mirror the targets too

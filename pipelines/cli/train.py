@@ -7,7 +7,7 @@ from pipelines.cli.common import (cluster_config, cluster_options, dataset_root,
                                   runner_config, runner_options, setup_logging)
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
-DEFAULT_STEPS = 560_000  # the released checkpoint's 1,119,816 counts two updates per step (model + prior)
+DEFAULT_STEPS = 560_000  # train.config.DEFAULT_STEPS (not imported here: --help stays instant without torch)
 
 
 def _train_options(function):

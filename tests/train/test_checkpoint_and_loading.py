@@ -63,6 +63,12 @@ def test_configs_round_trip_through_plain_types_and_unknown_fields_are_named(tmp
         config_from_plain({**plain, "model": {**plain["model"], "depth": 3}})
 
 
+def test_the_command_line_defaults_are_the_configs():
+    from pipelines.cli.train import DEFAULT_STEPS
+
+    assert DEFAULT_STEPS == TrainConfig.__dataclass_fields__["steps"].default
+
+
 def test_a_checkpoint_round_trips_and_holds_only_plain_types(tmp_path):
     config = _config(tmp_path)
     model = HMMR(SMALL)

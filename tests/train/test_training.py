@@ -38,6 +38,15 @@ def config_for(root, smpl_dir, out_dir, **overrides) -> TrainConfig:
     return TrainConfig(**settings)
 
 
+def write_mocap(path, n: int = 64):
+    """Real-pose stand-ins for the adversarial prior: small random SMPL poses and betas, as the npz holds."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    np.savez(path, poses=rng.normal(0, 0.2, (n, 72)).astype(np.float32), betas=rng.normal(0, 1, (n, 10)).astype(np.float32))
+    return path
+
+
 def scalars(out_dir):
     return [json.loads(line) for line in (out_dir / "scalars.jsonl").read_text().splitlines()]
 
@@ -67,6 +76,31 @@ def test_resume_reproduces_the_next_losses_exactly(synthetic_root, tmp_path):
     expected = [r for r in scalars(whole) if r.get("step", 0) > 3 and "total" in r]
     resumed = [r for r in scalars(half) if r.get("step", 0) > 3 and "total" in r]
     assert len(expected) == 3 and resumed == expected
+
+
+def test_the_adversarial_prior_trains_on_mocap_and_is_refused_without_it(synthetic_root, tmp_path):
+    root, smpl_dir = synthetic_root
+    mocap = write_mocap(tmp_path / "mocap.npz")
+    train(config_for(root, smpl_dir, tmp_path / "run", steps=2, mocap=str(mocap), objective=ObjectiveConfig()))
+    last = scalars(tmp_path / "run")[-1]
+    assert last["adversarial"] > 0 and last["discriminator"] > 0
+    with pytest.raises(ValueError, match="adversarial pose prior .* needs real poses: give --mocap"):
+        train(config_for(root, smpl_dir, tmp_path / "none", steps=1, objective=ObjectiveConfig()))
+
+
+def test_a_non_finite_loss_stops_the_run_with_every_file_closed(synthetic_root, tmp_path):
+    """Before, train() had no finally: scalars.jsonl and TensorBoard's event file stayed open."""
+    import os
+
+    from train.loop import NonFiniteLoss
+
+    root, smpl_dir = synthetic_root
+    exploding = ObjectiveConfig(adversarial=0.0, discriminator=0.0, keypoints=float("inf"))
+    with pytest.raises(NonFiniteLoss, match=r"non-finite loss at step 0: \{.*'present_keypoints': inf"):
+        train(config_for(root, smpl_dir, tmp_path, steps=3, objective=exploding))
+    still_open = [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+                  if os.path.exists(f"/proc/self/fd/{fd}")]
+    assert not [path for path in still_open if path.startswith(str(tmp_path))]
 
 
 def test_an_unknown_dataset_is_refused_with_the_names_there_are(synthetic_root, tmp_path):
@@ -134,10 +168,11 @@ def test_torchrun_with_two_processes_trains_and_writes_one_checkpoint(synthetic_
     import sys
 
     root, smpl_dir = synthetic_root
+    mocap = write_mocap(tmp_path / "mocap.npz")  # the discriminator runs under DDP too
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
                "-m", "pipelines.cli.train", "--root", str(root.path), "--datasets", "insta", "--smpl-model-dir",
                str(smpl_dir), "--out", str(tmp_path), "--steps", "3", "--batch-size", "2", "--window", "12",
-               "--width", "64", "--device", "cpu", "--no-adversarial"]
+               "--width", "64", "--device", "cpu", "--mocap", str(mocap)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "trained to step 3" in done.stdout
