@@ -11,7 +11,7 @@ from bench.report import page
 
 # Each module has run() -> list[Section]; a module whose stage does not exist yet is left out.
 BENCHMARKS = ("bench.runner_bench", "bench.harvest_bench", "bench.pseudolabel_bench", "bench.tracking_bench",
-              "bench.train_bench", "bench.demo_bench")
+              "bench.train_bench", "bench.import_bench", "bench.demo_bench")
 
 
 @click.command()

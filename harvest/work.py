@@ -22,7 +22,7 @@ SHA_CLAIMS_DIR = ".sha256"  # media/.sha256/<sha256> holds the id of the first v
 
 def enumerate_unit(payload: Mapping[str, Any], context: Any, config: HarvestConfig) -> dict[str, dict[str, list]]:
     """List the videos of one query -> rows of `entries`."""
-    known = None if payload["query"].startswith("#") else known_single_video(payload["url"])
+    known = known_single_video(payload["url"])  # a tag page's URL never names one video
     try:
         entries = [known] if known else enumerate_query(payload["url"], config)
     except DownloadError as e:
@@ -91,7 +91,8 @@ def download_unit(payload: Mapping[str, Any], context: Any, config: HarvestConfi
         "license": [info.get("license")],
         "title": [info.get("title")],
         "harvested_at": [datetime.now(timezone.utc)],
-        "split": [split_of(video_id)],
+        # An official split list recorded before the download (the sources table) wins over the hash.
+        "split": [payload["split"] if isinstance(payload.get("split"), str) else split_of(video_id)],
     }}
 
 

@@ -17,6 +17,7 @@ from yt_dlp.networking.exceptions import CertificateVerifyError, HTTPError, Tran
 from yt_dlp.utils import DownloadError
 
 from harvest.ids import generic_id_for, video_id_for
+from harvest.queries import INSTAGRAM_POST
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +217,10 @@ def known_single_video(url: str) -> Entry | None:
     if youtube:
         return Entry(video_id=video_id_for("Youtube", youtube.group(1)), url=url, webpage_url=url,
                      extractor="Youtube", title=None)
+    instagram = INSTAGRAM_POST.match(url)
+    if instagram:
+        return Entry(video_id=video_id_for("Instagram", instagram.group(1)), url=url, webpage_url=url,
+                     extractor="Instagram", title=None)
     if is_media_file_url(url):
         return Entry(video_id=generic_id_for(url), url=url, webpage_url=url, extractor="Generic", title=None)
     return None

@@ -11,6 +11,7 @@ from manifests.store import (
     DatasetRoot,
     latest_status,
     live_flushes,
+    live_table_flushes,
     open_dataset,
     read_arrow,
     read_status,
@@ -23,6 +24,7 @@ from manifests.tables import (
     ENTRIES,
     FEATURES,
     SHOTS,
+    SOURCES,
     TARGETS,
     STATUS_FAILED,
     STATUS_OK,
@@ -38,7 +40,8 @@ from manifests.validate import to_table
 
 __all__ = [
     "DATA_TABLES", "DETECTIONS", "ENTRIES", "DatasetLock", "DatasetLocked", "DatasetRoot", "FEATURES", "ManifestError",
-    "SHOTS", "STATUS_FAILED", "TARGETS", "STATUS_OK", "STATUS_SKIPPED", "SchemaError", "SkipUnit", "TRACKS", "TUBES",
-    "TableSpec", "VIDEOS", "latest_status", "live_flushes", "open_dataset", "read_arrow", "read_status",
+    "SHOTS", "SOURCES", "STATUS_FAILED", "TARGETS", "STATUS_OK", "STATUS_SKIPPED", "SchemaError", "SkipUnit", "TRACKS",
+    "TUBES", "TableSpec", "VIDEOS", "latest_status", "live_flushes", "live_table_flushes", "open_dataset", "read_arrow",
+    "read_status",
     "read_table", "split_of", "status_spec", "to_table", "tube_id_of", "video_id_of_tube", "write_part",
 ]

@@ -131,6 +131,12 @@ def live_flushes(root: DatasetRoot, stage: str) -> pd.Series:
     return _live_flushes_of(read_status(root, stage, columns=["unit_id", "status", "flush_id"]))
 
 
+def live_table_flushes(root: DatasetRoot, spec: TableSpec) -> pd.Series:
+    """For each unit, the flush that holds its live rows of `spec`, whichever stage committed them (the
+    table's producer or an importer: e.g. tubes from `tracking` or from `import`)."""
+    return _live_flushes_of(_status_of_producers(root, spec))
+
+
 def _live_flushes_of(status: pa.Table) -> pd.Series:
     final = status.filter(pc.is_in(status["status"], pa.array([STATUS_OK, STATUS_SKIPPED]))).to_pandas()
     if final.empty:

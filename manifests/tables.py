@@ -244,10 +244,43 @@ TARGETS = TableSpec(
     producer=IMPORT_STAGE,
     units={
         "keypoints": "per frame: HMMR_25 x (x_px, y_px, visibility 0/1) in the original frame's pixels",
-        "joints_3d": "per frame: the first N_LSP joints of HMMR_25 x (x, y, z) in metres, camera axes; null = no 3D",
+        "joints_3d": "per frame: the first N_LSP joints of HMMR_25 x (x, y, z) in metres, camera axes; null = no 3D; "
+                     "a NaN frame = no 3D for that frame (3DPW where its camera pose is not valid)",
         "pose": "per frame: SMPL pose, 24 x axis-angle (radians), global orientation first; null = no SMPL",
         "shape": "SMPL betas (10) for the whole tube; null = no SMPL",
         "source": "the published format and file the tube came from",
+    },
+)
+
+# What a published list says about a video: how its authors named it, the official split, the segment of it
+# that is their clip. Recorded once, before the download, by the stage `sources`; a split recorded here
+# overrides the hash split (manifests.split) of that video, and never changes afterwards.
+SOURCES_STAGE = "sources"
+SOURCES = TableSpec(
+    name="sources",
+    schema=pa.schema([
+        _required("video_id", pa.string()),
+        _required("source_id", pa.string()),
+        _required("list_name", pa.string()),
+        _required("dataset", pa.string()),
+        _required("url", pa.string()),
+        _optional("split", pa.string()),
+        _optional("start_frame", pa.int64()),
+        _optional("end_frame", pa.int64()),
+        _optional("metadata", pa.string()),
+        _required("recorded_at", TIMESTAMP),
+    ]),
+    key=("video_id", "source_id"),
+    unit_column="video_id",
+    producer=SOURCES_STAGE,
+    units={
+        "video_id": "our id of the video (as the harvest names it)",
+        "source_id": "the authors' name: 'download_tag/video_name' (InstaVariety), the clip id (VLOG)",
+        "list_name": "the file that named it (InstaVariety.json, vlog_ids.txt, ...)",
+        "split": "the official split (train | val | test) from a split list; null = the hash split",
+        "start_frame": "first frame of the authors' clip, at the video's own frame rate; null = whole video",
+        "end_frame": "one past the clip's last frame (exclusive); null = to the end",
+        "metadata": "the list's record of the video, verbatim JSON (an InstaVariety post)",
     },
 )
 
@@ -284,5 +317,5 @@ def status_spec(stage: str) -> TableSpec:
 
 
 DATA_TABLES: dict[str, TableSpec] = {
-    spec.name: spec for spec in (ENTRIES, VIDEOS, SHOTS, DETECTIONS, TRACKS, TUBES, FEATURES, TARGETS)
+    spec.name: spec for spec in (ENTRIES, VIDEOS, SHOTS, DETECTIONS, TRACKS, TUBES, FEATURES, TARGETS, SOURCES)
 }

@@ -127,7 +127,8 @@ def _cast_arrow(values: pa.Array | pa.ChunkedArray, data_type: pa.DataType, colu
 
 def _fixed_list_from_matrix(values: np.ndarray, data_type: pa.DataType, column: str) -> pa.Array:
     size = fixed_size_of(data_type)
-    flat = values.reshape(values.shape[0], -1)
+    # Not reshape(n, -1): a frame with no rows (a video where nobody was found) is (0, 75), and -1 is then undefined.
+    flat = values.reshape(values.shape[0], int(np.prod(values.shape[1:])))
     if flat.shape[1] != size:
         raise SchemaError(f"{column}: each row must hold {size} values, found shape {values.shape}")
     value_type = data_type.value_type

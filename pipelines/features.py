@@ -6,7 +6,7 @@ from functools import partial
 import pandas as pd
 from distributed import Client
 
-from manifests import FEATURES, TUBES, VIDEOS, DatasetRoot, live_flushes, read_table
+from manifests import FEATURES, TUBES, VIDEOS, DatasetRoot, live_table_flushes, read_table
 from manifests.store import part_path
 from pipelines.runner import RunnerConfig, RunStats, Stage, run_stage
 from train.features import FeatureConfig, FeatureExtractor, features_unit
@@ -18,10 +18,19 @@ def features_stage(config: FeatureConfig) -> Stage:
                  make_context=partial(FeatureExtractor, config), config=config)
 
 
-def extract_features(client: Client, root: DatasetRoot, config: FeatureConfig, runner: RunnerConfig) -> RunStats:
-    """Features for the tubes of every tracked video. A unit is a video (decoded once for all its tubes);
-    a video tracked again since its features were made (another tracking commit) is done again."""
-    tracked = live_flushes(root, "tracking")
+def extract_features(client: Client, root: DatasetRoot, config: FeatureConfig, runner: RunnerConfig,
+                     imported: bool = False) -> RunStats:
+    """Features for the tubes of every tracked or imported video. A unit is a video (decoded once for all
+    its tubes); a video tracked or imported again since its features were made (another commit of its
+    tubes) is done again.
+    imported: also the tubes imported from the authors' tfrecords (their stand-in videos of crops), whose
+    features then replace the file's image/phis; without it those keep the features they came with."""
+    tracked = live_table_flushes(root, TUBES)
+    if not imported:
+        from authors.tfrecord_import import TFRECORD_IMPORT_VERSION
+        from pipelines.authors_import import imported_flushes
+
+        tracked = tracked.drop(imported_flushes(root, TFRECORD_IMPORT_VERSION).index, errors="ignore")
     with_tubes = pd.unique(read_table(root, TUBES, columns=["video_id"])["video_id"])
     videos = read_table(root, VIDEOS, columns=["video_id", "media_path"]).set_index("video_id")
     ids = [v for v in with_tubes if v in tracked.index and v in videos.index]

@@ -13,8 +13,10 @@ from distributed import Client
 from harvest.queries import Query
 from harvest.work import download_unit, enumerate_unit
 from harvest.ytdlp import HarvestConfig, known_single_video
+from authors.sources import SourceItem
 from manifests import ENTRIES, VIDEOS, DatasetRoot, read_table
 from pipelines.runner import RunnerConfig, RunStats, Stage, run_stage
+from pipelines.sources import official_splits, record_sources
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +48,12 @@ def tag_page_version(today: datetime | None = None) -> str:
 
 
 def harvest(client: Client, root: DatasetRoot, queries: list[Query], config: HarvestConfig,
-            runner: RunnerConfig, today: datetime | None = None) -> list[RunStats]:
-    """Enumerate `queries` (tags once per UTC day, listed URLs once), then download every new entry."""
-    stats = []
-    tags = [q for q in queries if q.query.startswith("#")]
-    lists = [q for q in queries if not q.query.startswith("#")]
+            runner: RunnerConfig, today: datetime | None = None, sources: list[SourceItem] = ()) -> list[RunStats]:
+    """Record what the authors' lists say (`sources`: names, official splits, clip segments), enumerate
+    `queries` (tags once per UTC day, listed URLs once), then download every new entry."""
+    stats = [record_sources(client, root, list(sources), runner)] if sources else []
+    tags = [q for q in queries if q.is_tag_page]
+    lists = [q for q in queries if not q.is_tag_page]
     # A listed URL that names one video by itself (a YouTube id, a media file) is enumerated without a
     # request: those are done here in the client, where a worker round trip would cost more than the work.
     is_known = [known_single_video(q.url) is not None for q in lists]
@@ -62,7 +65,9 @@ def harvest(client: Client, root: DatasetRoot, queries: list[Query], config: Har
             stats.append(run_stage(client, root, enumerate_stage(config, version, in_process), _query_units(group),
                                    runner))
     entries = read_table(root, ENTRIES, units=[q.query_id for q in queries])
-    stats.append(run_stage(client, root, download_stage(config, root), download_units(entries, queries), runner))
+    units = download_units(entries, queries)
+    units["split"] = units["unit_id"].map(official_splits(root))  # NaN: the hash split
+    stats.append(run_stage(client, root, download_stage(config, root), units, runner))
     return stats
 
 

@@ -56,3 +56,20 @@ class CutDetector:
     def shots(self, n_frames: int) -> list[tuple[int, int]]:
         bounds = [0, *self.cuts, n_frames]
         return [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+
+def segment_frames(segments_s: list[tuple[float, float]], fps: float) -> list[tuple[int, int]]:
+    """[start, end) frame ranges at `fps` of time segments [start_s, end_s): a frame belongs to a segment
+    when its time does (the authors' clip of a longer video, e.g. VLOG's)."""
+    epsilon = 1e-6
+    out = []
+    for start_s, end_s in sorted(segments_s):
+        start, end = int(np.ceil(start_s * fps - epsilon)), int(np.ceil(end_s * fps - epsilon))
+        if end > start:
+            out.append((start, end))
+    return out
+
+
+def restrict_shots(shots: list[tuple[int, int]], segments: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The parts of `shots` inside `segments`; a segment's ends cut too, so no tube crosses out of a clip."""
+    return [(max(a, s), min(b, e)) for a, b in shots for s, e in segments if min(b, e) > max(a, s)]

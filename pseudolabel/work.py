@@ -11,7 +11,7 @@ from manifests.joints import KEYPOINT_WIDTH
 from manifests.status import UnitResult
 from pseudolabel.backends import BackendSpec, PoseBackend
 from media.decode import DecodeConfig, open_stream
-from pseudolabel.shots import CutDetector, ShotConfig
+from pseudolabel.shots import CutDetector, ShotConfig, restrict_shots, segment_frames
 
 
 @dataclass(frozen=True)
@@ -35,9 +35,18 @@ class PoseStageConfig:
 
 
 def pose_video(payload: Mapping[str, Any], backend: PoseBackend, config: PoseStageConfig) -> UnitResult:
-    """Rows of `shots` and `detections` for one video (payload: unit_id, media_path)."""
+    """Rows of `shots` and `detections` for one video (payload: unit_id, media_path, and segments: the
+    [start_s, end_s) time ranges of the authors' clips in it, or None for the whole video). Frames outside
+    the segments are decoded (for cut detection) but never posed, and shots are cut to the segments."""
     video_id = payload["unit_id"]
     info, frames = open_stream(Path(payload["media_path"]), config.decode)
+    segments_s = payload.get("segments")
+    segments = segment_frames(list(segments_s), info.fps) if segments_s is not None and len(segments_s) else None
+    wanted = np.zeros(0, bool)
+    if segments is not None:
+        wanted = np.zeros(max(end for _, end in segments), bool)
+        for start, end in segments:
+            wanted[start:end] = True
     cuts = CutDetector(config.shots)
     frame_ids: list[int] = []
     people: list[np.ndarray] = []
@@ -54,16 +63,20 @@ def pose_video(payload: Mapping[str, Any], backend: PoseBackend, config: PoseSta
 
     for frame in frames:
         cuts.add(frame.index, frame.rgb)
+        n_frames = frame.index + 1
+        if segments is not None and (frame.index >= len(wanted) or not wanted[frame.index]):
+            continue
         batch.append(frame.rgb)
         batch_ids.append(frame.index)
         batch_scales.append(frame.scale)
-        n_frames = frame.index + 1
         if len(batch) == config.batch_frames:
             run_batch()
     if batch:
         run_batch()
 
     shots = cuts.shots(n_frames)
+    if segments is not None:
+        shots = restrict_shots(shots, segments)
     person = _person_index(frame_ids)
     keypoints = np.stack(people).reshape(-1, KEYPOINT_WIDTH) if people else np.zeros((0, KEYPOINT_WIDTH), np.float32)
     n = len(frame_ids)

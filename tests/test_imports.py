@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DOMAIN_PACKAGES = ("harvest", "media", "pseudolabel", "tracking", "train", "manifests")
+DOMAIN_PACKAGES = ("harvest", "media", "pseudolabel", "tracking", "train", "manifests", "checkpoints", "published", "authors")
 
 
 def imported_modules(path: Path) -> set[str]:

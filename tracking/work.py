@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from manifests import DETECTIONS, SHOTS, tube_id_of
+from manifests import DETECTIONS, SHOTS, TRACKS, tube_id_of
 from manifests.store import read_part
 from manifests.status import UnitResult
 from tracking.link import TrackerConfig, link_tracks
@@ -32,11 +32,22 @@ def tubes_from_detections(frames: np.ndarray, keypoints: np.ndarray, shot_starts
     return track_ids, tubes, dropped
 
 
+def given_track_ids(tracks: Any, frames: np.ndarray, persons: np.ndarray) -> np.ndarray:
+    """The track id of each detection (frame, person) from imported `tracks` rows."""
+    key = {(int(f), int(p)): int(t) for f, p, t in zip(tracks["frame"].to_numpy(), tracks["person"].to_numpy(),
+                                                       tracks["track_id"].to_numpy())}
+    try:
+        return np.array([key[(int(f), int(p))] for f, p in zip(frames, persons)], np.int64)
+    except KeyError as e:
+        raise ValueError(f"detection (frame, person) {e.args[0]} has no imported track row") from e
+
+
 def track_video(payload: Mapping[str, Any], context: Any, config: TrackingConfig) -> UnitResult:
     """Rows of `tracks` and `tubes` for one posed video.
 
     payload: unit_id (the video), dataset, split, and detections_part / shots_part: the part files
-    holding its live pose rows.
+    holding its live pose rows; tracks_part: for imported tracks (the authors'), the part holding them:
+    their track ids are kept and only cut into tubes.
     """
     video_id = payload["unit_id"]
     detections = read_part(DETECTIONS, Path(payload["detections_part"]), [video_id], ["frame", "person", "keypoints"])
@@ -45,7 +56,13 @@ def track_video(payload: Mapping[str, Any], context: Any, config: TrackingConfig
     keypoints = (detections["keypoints"].combine_chunks().flatten().to_numpy().reshape(-1, 25, 3)
                  if len(detections) else np.zeros((0, 25, 3), np.float32))
     shot_starts = np.sort(shots["start_frame"].to_numpy()) if len(shots) else np.array([0])
-    track_ids, tubes, dropped = tubes_from_detections(frames, keypoints, shot_starts, config)
+    tracks_part = payload.get("tracks_part")
+    if isinstance(tracks_part, str):
+        track_ids = given_track_ids(read_part(TRACKS, Path(tracks_part), [video_id], ["frame", "person", "track_id"]),
+                                    frames, detections["person"].to_numpy())
+        tubes, dropped = cut_tubes(frames, keypoints, track_ids, config.tubes)
+    else:
+        track_ids, tubes, dropped = tubes_from_detections(frames, keypoints, shot_starts, config)
     shot_of = np.searchsorted(shot_starts, frames, side="right") - 1
     fps = float(shots["fps"].iloc[0]) if len(shots) else 0.0
     n = len(frames)

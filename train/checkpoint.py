@@ -1,9 +1,11 @@
-"""The one reader and writer of training checkpoints.
+"""The one reader and writer of model checkpoints.
 
-A checkpoint is a dict of plain types and tensors: the config as `dataclasses.asdict` (strings, numbers,
-tuples, None), the step, the model's and optimisers' state dicts, and the RNG state. It is written
-atomically (manifests.atomic) and read with `torch.load(weights_only=True)`, so a checkpoint runs no
-code: a file that needs anything else is refused, naming the file and the globals it asks for.
+A training checkpoint is a dict of plain types and tensors: the config as `dataclasses.asdict` (strings,
+numbers, tuples, None), the step, the model's and optimisers' state dicts, and the RNG state. It is
+written atomically (manifests.atomic) and read with `torch.load(weights_only=True)`, so a checkpoint runs
+no code: a file that needs anything else is refused, naming the file and the globals it asks for.
+`load_model` also reads the released model as `hmmr-convert-checkpoint hmmr` writes it (format
+RELEASED_FORMAT: the model's config and weights only), so prediction and evaluation take either.
 """
 from __future__ import annotations
 
@@ -15,9 +17,12 @@ from typing import Any
 import torch
 
 from manifests.atomic import write_atomic
-from train.config import TrainConfig, config_from_plain, config_to_plain
+from train.config import TrainConfig, config_from_plain, config_to_plain, model_config_from_plain
+from train.model import HMMR, ModelConfig
 
-FORMAT = 1  # bump when the layout below changes
+FORMAT = "hmmr.train_checkpoint"
+FORMAT_VERSION = 1  # bump when the layout below changes
+RELEASED_FORMAT = "hmmr.released_hmmr"  # checkpoints/hmmr.py's converted release
 
 
 class CheckpointError(ValueError):
@@ -40,7 +45,7 @@ class Checkpoint:
 
 def save_checkpoint(path: Path, checkpoint: Checkpoint) -> Path:
     payload = {
-        "format": FORMAT, "step": checkpoint.step, "config": config_to_plain(checkpoint.config),
+        "format": FORMAT, "format_version": FORMAT_VERSION, "step": checkpoint.step, "config": config_to_plain(checkpoint.config),
         "model": checkpoint.model, "optimizer": checkpoint.optimizer, "discriminator": checkpoint.discriminator,
         "d_optimizer": checkpoint.d_optimizer, "torch_rng": checkpoint.torch_rng,
     }
@@ -78,6 +83,8 @@ def load_state(path: Path, map_location: str | torch.device = "cpu") -> dict[str
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> Checkpoint:
     state = load_state(path, map_location)
     missing = [k for k in ("step", "config", "model") if k not in state]
+    if state.get("format") not in (None, FORMAT):
+        raise CheckpointError(f"{path}: a {state['format']!r} file, not an hmmr-train checkpoint")
     if missing:
         raise CheckpointError(f"{path}: not an hmmr-train checkpoint: no {missing}; it has {sorted(state)}")
     try:
@@ -87,3 +94,36 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> Che
     return Checkpoint(step=int(state["step"]), config=config, model=state["model"], optimizer=state.get("optimizer"),
                       discriminator=state.get("discriminator"), d_optimizer=state.get("d_optimizer"),
                       torch_rng=state.get("torch_rng"))
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to predict: in eval mode, on the CPU. trained: the run's config (None for the
+    converted release, which records only its architecture); source: the file."""
+
+    model: HMMR
+    trained: TrainConfig | None
+    source: Path
+
+
+def load_model(path: Path) -> LoadedModel:
+    """The HMMR of a training checkpoint or of a converted release, in eval mode."""
+    path = Path(path)
+    state = load_state(path)
+    if state.get("format") == RELEASED_FORMAT:
+        if "model" not in state or not isinstance(state.get("config"), dict) or "model" not in state["config"]:
+            raise CheckpointError(f"{path}: a converted release without 'model' weights or config.model")
+        try:
+            config: ModelConfig = model_config_from_plain(state["config"]["model"], where=f"{path}: config.model")
+        except (TypeError, ValueError) as e:
+            raise CheckpointError(str(e)) from e
+        trained, weights = None, state["model"]
+    else:
+        checkpoint = load_checkpoint(path)
+        config, trained, weights = checkpoint.config.model, checkpoint.config, checkpoint.model
+    model = HMMR(config)
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as e:
+        raise CheckpointError(f"{path}: its weights do not fit the model its config describes: {e}") from e
+    return LoadedModel(model=model.eval(), trained=trained, source=path)

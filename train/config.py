@@ -22,6 +22,7 @@ LEARNING_RATE_SCHEDULES = ("constant", "cosine")
 # optimisers advance (each `minimize` in src/trainer_sequence_fc.py is given it): 559,908 steps at batch 8.
 RELEASED_GLOBAL_STEP = 1_119_816
 DEFAULT_STEPS = 560_000
+DEFAULT_WINDOW = 20  # the released T: frames per training window, and per evaluation window
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class TrainConfig:
     mean_params: str | None = None
     steps: int = DEFAULT_STEPS
     batch_size: int = 8
-    window: int = 20
+    window: int = DEFAULT_WINDOW
     augment: bool = True
     learning_rate: float = 1e-5
     learning_rate_schedule: str = "constant"
@@ -128,6 +129,11 @@ def _decode_dataclass(cls: type, value: Any, where: str) -> Any:
 def config_from_plain(plain: dict[str, Any], where: str = "config") -> TrainConfig:
     """The TrainConfig stored as plain types (config.json, a checkpoint's `config`)."""
     return _decode_dataclass(TrainConfig, plain, where)
+
+
+def model_config_from_plain(plain: dict[str, Any], where: str = "config.model") -> ModelConfig:
+    """A ModelConfig stored as plain types (a converted release records only this)."""
+    return _decode_dataclass(ModelConfig, plain, where)
 
 
 def config_differences(saved: TrainConfig, new: TrainConfig, names: tuple[str, ...] = RESUME_MUST_MATCH) -> list[str]:

@@ -17,11 +17,9 @@ from manifests.status import UnitResult
 from manifests.store import read_part
 from manifests.tables import FEATURE_DIM
 from media.decode import DecodeConfig, open_stream
-from train.resnet import load_resnet50
+from train.encoders import ENCODERS, encoder_spec
 
 CROP_PX = 224
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -53,18 +51,26 @@ class JitterConfig:
 
 @dataclass(frozen=True)
 class FeatureConfig:
-    """weights: a torchvision-layout ResNet-50 state dict (None = random init, with a loud warning);
-    batch_frames: crops per forward pass; device: 'auto' = CUDA when the worker has it; jitter: the
-    augmented views computed besides each tube's own boxes."""
+    """encoder: a name in train.encoders.ENCODERS (`resnet50`: torchvision's layout; `hmr`: HMR's
+    ResNet-v2-50, as the released HMMR model was trained on); weights: that encoder's weights file
+    (None = random init, with a loud warning); batch_frames: crops per forward pass; device: 'auto' =
+    CUDA when the worker has it; jitter: the augmented views computed besides each tube's own boxes."""
 
     weights: str | None = None
     batch_frames: int = 64
     device: str = "auto"
     jitter: JitterConfig = field(default_factory=JitterConfig)
+    encoder: str = "resnet50"
+
+    def __post_init__(self) -> None:
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"FeatureConfig.encoder must be one of {sorted(ENCODERS)}, got {self.encoder!r}")
 
     def version(self) -> str:
         jitter = self.jitter
-        return (f"3/{Path(self.weights).name if self.weights else 'random-init'}/views=1+{jitter.views}"
+        # Version 3: per-frame jitter and mirrored copies change every augmented view's features.
+        encoder = "" if self.encoder == "resnet50" else f"{self.encoder}:"
+        return (f"3/{encoder}{Path(self.weights).name if self.weights else 'random-init'}/views=1+{jitter.views}"
                 f",scale_log2={jitter.scale_log2},shift={jitter.shift_px},per_frame={jitter.per_frame}"
                 f",flip={jitter.flip_probability}")
 
@@ -93,16 +99,23 @@ class FeatureExtractor:
     def __init__(self, config: FeatureConfig) -> None:
         self.device = torch.device("cuda" if config.device == "auto" and torch.cuda.is_available() else
                                    ("cpu" if config.device == "auto" else config.device))
-        model, self.version = load_resnet50(Path(config.weights) if config.weights else None)
+        spec = encoder_spec(config.encoder)
+        model, self.version = spec.load(Path(config.weights) if config.weights else None)
+        self.name, self.pixels = spec.name, spec.pixels
         self.model = model.to(self.device)
         self.batch_frames = config.batch_frames
+        with torch.no_grad():
+            width = self.model(torch.zeros(1, 3, 64, 64, device=self.device)).shape[-1]
+        if width != FEATURE_DIM:
+            raise ValueError(f"{config.weights}: the {spec.name} encoder gives {width}-D features; the features "
+                             f"table holds {FEATURE_DIM}-D ones (a full-width network is needed)")
 
     @torch.no_grad()
     def __call__(self, crops: np.ndarray) -> np.ndarray:
         """crops (N, 224, 224, 3) uint8 RGB -> (N, 2048) float16."""
         out = []
         for start in range(0, len(crops), self.batch_frames):
-            batch = (crops[start:start + self.batch_frames].astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
+            batch = self.pixels(crops[start:start + self.batch_frames])
             tensor = torch.from_numpy(batch).permute(0, 3, 1, 2).to(self.device)
             out.append(self.model(tensor).float().cpu().numpy())
         return np.concatenate(out).astype(np.float16) if out else np.zeros((0, FEATURE_DIM), np.float16)
@@ -182,7 +195,8 @@ def features_unit(payload: Mapping[str, Any], context: FeatureExtractor, config:
     fps = float(tubes["fps"].iloc[0]) if len(tubes) else 0.0
     features = video_features(payload["media_path"], fps, boxes, context) if len(tubes) else []
     rows = [dict(tube_id=tube_id, video_id=video_id, view=view, n_frames=tube.n_frames, bbox=tube.boxes[view],
-                 flipped=bool(tube.flipped[view]), features=vectors, extractor="resnet50", extractor_version=context.version,
+                 flipped=bool(tube.flipped[view]), features=vectors, extractor=context.name,
+                 extractor_version=context.version,
                  tubes_flush=payload["tubes_flush"])
             for tube_id, tube, views in zip(tubes["tube_id"], boxes, features) for view, vectors in enumerate(views)]
     return UnitResult(tables={"features": pd.DataFrame(rows, columns=FEATURES.schema.names)},

@@ -13,16 +13,8 @@ from pseudolabel.work import PoseStageConfig, pose_video
 from tracking.tubes import Tube
 from tracking.work import TrackingConfig, tubes_from_detections
 from train.features import FeatureConfig, FeatureExtractor, TubeBoxes, video_features
-from train.checkpoint import load_checkpoint
 from train.model import HMMR
 from train.params import camera_of, pose_of, shape_of
-
-
-def load_model(checkpoint: Path) -> HMMR:
-    saved = load_checkpoint(checkpoint)
-    model = HMMR(saved.config.model)
-    model.load_state_dict(saved.model)
-    return model.eval()
 
 
 @torch.no_grad()

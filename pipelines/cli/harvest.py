@@ -12,7 +12,18 @@ from pipelines.cli.common import (cluster_config, cluster_options_with, dataset_
 @click.option("--hashtags", type=click.Path(exists=True, dir_okay=False),
               help="File of hashtags, one a line ('#' optional; blank lines and '# comments' allowed).")
 @click.option("--urls", type=click.Path(exists=True, dir_okay=False),
-              help="File of video/playlist URLs or YouTube ids, one a line (VLOG-style lists).")
+              help="File of video/playlist URLs, YouTube ids or VLOG clip ids (the authors' vlog_ids.txt: "
+                   "0_0_I_v_LdhYI_Pq00I_021_), one a line.")
+@click.option("--instavariety", type=click.Path(exists=True, dir_okay=False),
+              help="The HMMR authors' InstaVariety.json: each post's page is harvested, its download tag recorded "
+                   "as the query, the post's record kept in the `sources` table.")
+@click.option("--split-list", "split_lists", multiple=True, metavar="[SPLIT=]FILE",
+              help="An official split list ('download_tag/video_name' a line, e.g. insta_variety_test.txt; the split "
+                   "is read from the file name, or given as test=FILE). Its videos get that split instead of the "
+                   "hash split, recorded before they are downloaded and never changed. Repeatable.")
+@click.option("--vlog-meta", type=click.Path(exists=True, file_okay=False),
+              help="VLOG's meta/ folder (manifest.txt + youtube_links.txt): each VLOG clip id of --urls keeps its "
+                   "frame segment, and only that segment is posed, tracked and cut into tubes.")
 @click.option("--dataset", default=None, help="Dataset name for the videos [default: insta for tags, vlog for lists].")
 @click.option("--source-template", default=None,
               help="Tag page URL with {tag} [default: https://www.instagram.com/explore/tags/{tag}/].")
@@ -38,12 +49,14 @@ from pipelines.cli.common import (cluster_config, cluster_options_with, dataset_
 @cluster_options_with(8, "LocalCluster threads per worker: downloads that may run at once on each.")
 @runner_options
 @friendly_errors
-def main(root, hashtags, urls, dataset, config_file, address, n_workers, threads_per_worker, retry_failed, limit,
+def main(root, hashtags, urls, instavariety, split_lists, vlog_meta, dataset, config_file, address, n_workers, threads_per_worker, retry_failed, limit,
          lock_wait, flush_every, no_progress, verbose, format_, **harvest_flags):
     """Download the videos of hashtag pages (--hashtags) and URL lists (--urls) into ROOT.
 
     \b
-    Each tag becomes a query on its tag page; each listed URL or YouTube id a query of its own.
+    Each tag becomes a query on its tag page; each listed URL, YouTube id or VLOG clip id a query of its
+    own (a YouTube video named by several VLOG clips is harvested once; the clip ids are kept in the
+    `sources` table); each post of the authors' InstaVariety.json a query of its own.
     Every video is downloaded once: re-runs fetch only what is new (tag pages are re-read once a day),
     the same bytes under another id are skipped as duplicates, and failures are retried with
     --retry-failed. Results: ROOT/media/<video_id>.<ext> and the `videos` table.
@@ -52,24 +65,35 @@ def main(root, hashtags, urls, dataset, config_file, address, n_workers, threads
     Examples:
       hmmr-harvest --hashtags tags.txt --root data --max-per-tag 100 --cookies cookies.txt
       hmmr-harvest --urls vlog_ids.txt --dataset vlog --max-duration 300
+      hmmr-harvest --urls vlog_ids.txt --vlog-meta vlog/meta --max-duration 1800
+      hmmr-harvest --instavariety InstaVariety.json --split-list insta_variety_train.txt \\
+                   --split-list insta_variety_test.txt --cookies cookies.txt
     """
     from harvest.queries import read_hashtags, read_url_list
     from harvest.ytdlp import HarvestConfig
+    from pipelines.authors_lists import list_queries_and_sources
     from pipelines.cluster import connect
     from pipelines.harvest import harvest
 
     setup_logging(verbose)
-    if not hashtags and not urls:
-        raise click.UsageError("give --hashtags FILE and/or --urls FILE")
+    if not hashtags and not urls and not instavariety and not split_lists:
+        raise click.UsageError("give --hashtags FILE, --urls FILE and/or --instavariety InstaVariety.json")
+    if vlog_meta and not urls:
+        raise click.UsageError("--vlog-meta gives the segments of the VLOG clip ids of --urls: give --urls too")
     config = load_yaml_config(HarvestConfig, config_file, {**harvest_flags, "format": format_})
     queries = []
     if hashtags:
         queries += read_hashtags(hashtags, dataset=dataset or "insta", template=config.source_template)
     if urls:
         queries += read_url_list(urls, dataset=dataset or "vlog")
+    root_path = dataset_root(root)
+    more_queries, sources = list_queries_and_sources(root_path, urls=urls, urls_dataset=dataset or "vlog",
+                                                     instavariety=instavariety, insta_dataset=dataset or "insta",
+                                                     split_lists=split_lists, vlog_meta=vlog_meta)
+    queries += more_queries
     with connect(cluster_config(address, n_workers, threads_per_worker)) as client:
-        stats = harvest(client, dataset_root(root), queries, config,
-                        runner_config(retry_failed, limit, lock_wait, flush_every, no_progress))
+        stats = harvest(client, root_path, queries, config,
+                        runner_config(retry_failed, limit, lock_wait, flush_every, no_progress), sources=sources)
     report(stats)
 
 

@@ -16,13 +16,15 @@ from pipelines.cli.common import dataset_root, friendly_errors, pose_config, pos
 @click.option("--out", default=None,
               help="A video: folder for one npz per tube [default: <video name>_hmmr/]. A tube: the npz to "
                    "write [default: <tube_id>.npz].")
+@click.option("--encoder", default="resnet50", show_default=True, type=click.Choice(["resnet50", "hmr"]),
+              help="A video: the image encoder the checkpoint was trained on features of (as `hmmr-train "
+                   "features --encoder`; hmr for the released model).")
 @click.option("--feature-weights", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="A video: the ResNet-50 weights the checkpoint was trained on features of (as `hmmr-train "
-                   "features --feature-weights`).")
+              help="A video: that encoder's weights (as `hmmr-train features --feature-weights`).")
 @pose_options
 @friendly_errors
-def main(video_or_tube, root, checkpoint, out, feature_weights, backend, openpose_model_folder, openpose_python_path,
-         net_resolution, tile_px, fps, max_side_px, batch_frames):
+def main(video_or_tube, root, checkpoint, out, encoder, feature_weights, backend, openpose_model_folder,
+         openpose_python_path, net_resolution, tile_px, fps, max_side_px, batch_frames):
     """Predict per-frame SMPL (camera, pose, shape) with the temporal encoder, and each frame's
     past/present/future pose from that frame alone (the hallucinator).
 
@@ -36,11 +38,12 @@ def main(video_or_tube, root, checkpoint, out, feature_weights, backend, openpos
     """
     import numpy as np
 
-    from train.predict import load_model, predict_tube, tube_features
+    from train.checkpoint import load_model
+    from train.predict import predict_tube, tube_features
 
-    model = load_model(Path(checkpoint))
+    model = load_model(Path(checkpoint)).model
     if Path(video_or_tube).is_file():
-        _predict_video(model, Path(video_or_tube), out, feature_weights,
+        _predict_video(model, Path(video_or_tube), out, encoder, feature_weights,
                        pose_config(backend, openpose_model_folder, openpose_python_path, net_resolution, tile_px, fps,
                                    max_side_px, batch_frames, local=True))
         return
@@ -58,14 +61,15 @@ def main(video_or_tube, root, checkpoint, out, feature_weights, backend, openpos
     click.echo(f"{target}: " + ", ".join(f"{k} {v.shape}" for k, v in arrays.items()))
 
 
-def _predict_video(model, video: Path, out: str | None, feature_weights: str | None, pose) -> None:
+def _predict_video(model, video: Path, out: str | None, encoder: str, feature_weights: str | None, pose) -> None:
     import numpy as np
 
     from manifests import tube_id_of
     from train.features import FeatureConfig, JitterConfig
     from train.predict import VideoPredictConfig, predict_video
 
-    config = VideoPredictConfig(pose=pose, features=FeatureConfig(weights=feature_weights, jitter=JitterConfig(views=0)))
+    config = VideoPredictConfig(pose=pose, features=FeatureConfig(encoder=encoder, weights=feature_weights,
+                                                                       jitter=JitterConfig(views=0)))
     results = predict_video(model, video, config)
     if not results:
         raise click.ClickException(f"{video}: no tube found (no person tracked for {config.tracking.tubes.min_frames} "

@@ -98,8 +98,12 @@ def main(ctx, root, datasets, mix, smpl_model_dir, mean_params, mocap, no_advers
 
 @main.command(context_settings=CONTEXT)
 @root_option
+@click.option("--encoder", default="resnet50", show_default=True, type=click.Choice(["resnet50", "hmr"]),
+              help="resnet50: torchvision's ResNet-50 layout, ImageNet normalisation. hmr: HMR's ResNet-v2-50, "
+                   "pixels in [-1, 1], the encoder the released HMMR model was trained on.")
 @click.option("--feature-weights", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="torchvision-layout ResNet-50 weights (e.g. converted HMR weights) [default: random init, warned].")
+              help="The encoder's weights: a torchvision-layout ResNet-50 state dict (resnet50), or the file "
+                   "`hmmr-convert-checkpoint hmr hmr_noS5.ckpt-642561` writes (hmr) [default: random init, warned].")
 @click.option("--batch-frames", default=64, show_default=True)
 @click.option("--jitter-views", default=2, show_default=True,
               help="Augmented copies of each tube besides its own crops (each costs a backbone pass per frame; "
@@ -112,59 +116,74 @@ def main(ctx, root, datasets, mix, smpl_model_dir, mean_params, mocap, no_advers
               help="One scale and shift for a whole copy instead of a fresh draw per frame (the released code's).")
 @click.option("--flip-probability", default=0.5, show_default=True,
               help="Chance that a copy is mirrored left-right, its targets with it (the released code's 0.5).")
+@click.option("--imported", is_flag=True,
+              help="Also the tubes imported with `hmmr-import tfrecords` (from their stand-in videos of crops): "
+                   "this extractor's features replace the file's image/phis.")
 @cluster_options
 @runner_options
 @friendly_errors
-def features(root, feature_weights, batch_frames, jitter_views, jitter_scale_log2, jitter_shift, jitter_per_tube,
-             flip_probability, address, n_workers, threads_per_worker, retry_failed, limit, lock_wait, flush_every,
-             no_progress, verbose):
-    """Compute 2048-D ResNet-50 features of every tube, in its own crop boxes and in --jitter-views
-    augmented copies, for every video that has none at these settings (GPU workers when present). A video
-    is decoded once for all its tubes; one tracked again since is done again."""
+def features(root, encoder, feature_weights, batch_frames, jitter_views, jitter_scale_log2, jitter_shift,
+             jitter_per_tube, flip_probability, imported, address, n_workers, threads_per_worker, retry_failed, limit,
+             lock_wait, flush_every, no_progress, verbose):
+    """Compute 2048-D features (ResNet-50, or HMR's ResNet-v2-50 with --encoder hmr) of every tube, in
+    its own crop boxes and in --jitter-views augmented copies, for every video that has none at these
+    settings (GPU workers when present). A video is decoded once for all its tubes; one tracked or
+    imported again since is done again.
+
+    \b
+    hmmr-convert-checkpoint hmr models/hmr_noS5.ckpt-642561 --out models/hmr_encoder.pt
+    hmmr-train features --root data --encoder hmr --feature-weights models/hmr_encoder.pt
+    """
     from pipelines.cluster import connect
     from pipelines.features import extract_features
     from train.features import FeatureConfig, JitterConfig
 
     setup_logging(verbose)
-    config = FeatureConfig(weights=feature_weights, batch_frames=batch_frames,
+    config = FeatureConfig(encoder=encoder, weights=feature_weights, batch_frames=batch_frames,
                            jitter=JitterConfig(views=jitter_views, scale_log2=jitter_scale_log2, shift_px=jitter_shift,
                                                per_frame=not jitter_per_tube, flip_probability=flip_probability))
     with connect(cluster_config(address, n_workers, threads_per_worker)) as client:
         stats = extract_features(client, dataset_root(root), config,
-                                 runner_config(retry_failed, limit, lock_wait, flush_every, no_progress))
+                                 runner_config(retry_failed, limit, lock_wait, flush_every, no_progress),
+                                 imported=imported)
     report([stats])
 
 
 @main.command("eval", context_settings=CONTEXT)
 @root_option
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), required=True)
-@click.option("--split", default="val", show_default=True, type=click.Choice(["train", "val", "test"]))
-@click.option("--batches", default=16, show_default=True)
+@click.option("--datasets", default="", help="Datasets to evaluate, e.g. 3dpw,h36m,penn [default: the checkpoint's].")
+@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "val", "test"]))
+@click.option("--smpl-model-dir", type=click.Path(exists=True), default=None,
+              help="SMPL model folder [default: the one the checkpoint trained with].")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="JSON results [default: eval_<split>_<datasets>.json beside the checkpoint].")
+@click.option("--device", default="auto", show_default=True)
+@click.option("-v", "--verbose", is_flag=True)
 @friendly_errors
-def evaluate_command(root, checkpoint, split, batches):
-    """PCK@0.05 and acceleration of a checkpoint on a split of its datasets."""
-    from dataclasses import replace
-    from pathlib import Path
+def evaluate_command(root, checkpoint, datasets, split, smpl_model_dir, out, device, verbose):
+    """The paper's evaluation of a checkpoint on whole tubes, as the authors' released eval computes it.
 
-    import torch
+    \b
+    hmmr-import 3dpw /data/3DPW --root data --split test --smpl-model-dir models/smpl   # once per dataset
+    hmmr-train features --root data
+    hmmr-train eval --root data --checkpoint runs/hmmr/checkpoint.pt --datasets 3dpw,h36m,penn --split test
 
-    from train.body import BodyModel
-    from train.checkpoint import load_checkpoint
-    from train.data import WindowSampler, load_sequences
-    from train.loop import evaluate
-    from train.model import HMMR
+    \b
+    Rows: movie (the temporal model's present), hallucinated (one frame alone), past_5 / future_5 (the
+    hallucinator's poses 5 frames away, against the truth there) and their constant baselines.
+    Columns: accel (mm/frame^2, predicted joints), accel_error (vs the truth), kp / kp_pa (px of the 224
+    crop, before / after the best scale and translation), pck (within 0.05 x 224 px), mpjpe / pa_mpjpe (mm,
+    14 LSP joints, pelvis-aligned; datasets with 3D only). Our own datasets work too (2D metrics only).
+    """
+    from train.evaluate import EvalConfig, evaluate_checkpoint, format_table
 
-    saved = load_checkpoint(Path(checkpoint))
-    config = replace(saved.config, root=root, val_batches=batches, device="cpu")
-    model = HMMR(config.model)
-    model.load_state_dict(saved.model)
-    sequences = load_sequences(dataset_root(root), config.datasets, split, config.window)
-    if not sequences:
-        raise click.ClickException(f"no {split} tubes of {list(config.datasets)} with features in {root}")
-    metrics = evaluate(model, BodyModel(config.smpl_model_dir), WindowSampler(sequences, config.window), config,
-                       torch.device("cpu"))
-    for name, value in metrics.items():
-        click.echo(f"{name}: {value:.4f}")
+    setup_logging(verbose)
+    config = EvalConfig(root=root, checkpoint=checkpoint, datasets=tuple(d for d in datasets.split(",") if d),
+                        split=split, smpl_model_dir=smpl_model_dir, device=device, out=out)
+    results, written = evaluate_checkpoint(config)
+    click.echo(format_table(results))
+    click.echo(f"written: {written}")
 
 
 if __name__ == "__main__":

@@ -49,6 +49,11 @@ def example_frame(name: str, n: int = 3) -> pd.DataFrame:
                         pose=[rng.random((4, 72)) if i == 0 else None for i in range(n)],
                         shape=[rng.random(10) if i == 0 else None for i in range(n)],
                         source=["test"] * n),
+        # A VLOG clip with its segment, an InstaVariety post with its official split, a plain listed URL.
+        "sources": dict(video_id=ids, source_id=["0_0_I_v_LdhYI_Pq00I_021_", "golf/4529_n", "x"], list_name=["l"] * n,
+                        dataset=["vlog", "insta", "vlog"], url=[f"http://x/{i}" for i in ids],
+                        split=[None, "test", None], start_frame=[120, None, None], end_frame=[480, None, None],
+                        metadata=[None, '{"shortcode": "B1"}', None], recorded_at=[now] * n),
     }
     return pd.DataFrame(frames[name])
 
@@ -173,4 +178,12 @@ def test_a_unit_with_no_rows_gives_an_empty_table(name):
     """A video with no tubes (or no detections) is a normal outcome, not a schema error."""
     spec = DATA_TABLES[name]
     table = to_table(spec, {column: [] for column in spec.columns})
+    assert table.num_rows == 0 and table.schema == spec.schema
+
+
+def test_a_unit_with_no_rows_given_as_empty_arrays_gives_an_empty_table():
+    """A pose unit where nobody was found hands (0, 75) keypoints; that used to fail the unit."""
+    spec = DATA_TABLES["detections"]
+    table = to_table(spec, {"video_id": [], "frame": np.zeros(0, np.int64), "person": np.zeros(0, np.int32),
+                            "keypoints": np.zeros((0, KEYPOINT_WIDTH), np.float32), "backend": [], "backend_version": []})
     assert table.num_rows == 0 and table.schema == spec.schema
