@@ -29,16 +29,18 @@ def harvest_clips(client, root, names, tmp_path, runner=None):
     return root
 
 
-def write_synthetic_tubes(client, root, smpl_dir, tubes: dict[str, tuple[str, str]], n_frames: int = 40, seed: int = 0):
+def write_synthetic_tubes(client, root, smpl_dir, tubes: dict[str, tuple[str, str]], n_frames: int = 40, seed: int = 0,
+                          with_3d: frozenset[str] = frozenset()):
     """Tubes whose 2D keypoints are the test SMPL body's joints under smooth motion, and features that
     encode that motion, committed through the real runner as the tracking and features stages would.
 
-    tubes: {tube name: (dataset, split)}.
+    tubes: {tube name: (dataset, split)}; with_3d: names of tubes that also get a `targets` row, as an
+    importer writes one (training-layout keypoints, the 14 LSP joints in metres, SMPL pose and betas).
     """
     import numpy as np
     import torch
 
-    from manifests import FEATURES, TRACKS, TUBES
+    from manifests import FEATURES, TARGETS, TRACKS, TUBES
     from manifests.joints import BODY_25, HMMR_25, convert_joints
     from pipelines.runner import RunnerConfig, Stage, run_stage
     from train.body import BodyModel
@@ -48,7 +50,7 @@ def write_synthetic_tubes(client, root, smpl_dir, tubes: dict[str, tuple[str, st
     body = BodyModel(smpl_dir)
     rng = np.random.default_rng(seed)
     projection = rng.normal(0, 1, (2048, 75)).astype(np.float32)
-    rows, feature_rows = [], []
+    rows, feature_rows, target_rows = [], [], []
     for k, (name, (dataset, split)) in enumerate(tubes.items()):
         t = np.arange(n_frames)[:, None]
         pose = np.tile(mean_theta()[POSE].numpy(), (n_frames, 1))
@@ -66,6 +68,11 @@ def write_synthetic_tubes(client, root, smpl_dir, tubes: dict[str, tuple[str, st
         # Unit-scale features that carry the pose (as a pretrained backbone's would carry the image).
         features = (np.concatenate([pose, np.zeros((n_frames, 3))], axis=1).astype(np.float32) @ projection.T) / 10.0
         feature_rows.append(dict(unit_id=video_id, tube_id=f"{video_id}-t0-0", features=features, bbox=bbox))
+        if name in with_3d:
+            target_rows.append(dict(unit_id=video_id, tube_id=f"{video_id}-t0-0", body25=keypoints,
+                                    keypoints=hmmr.reshape(n_frames, -1).astype(np.float32),
+                                    joints_3d=joints[:, :14].numpy().reshape(n_frames, -1).astype(np.float32),
+                                    pose=pose.astype(np.float32), shape=np.zeros(10, np.float32)))
 
     def tube_work(payload, context):
         n = len(payload["keypoints"])
@@ -87,6 +94,25 @@ def write_synthetic_tubes(client, root, smpl_dir, tubes: dict[str, tuple[str, st
     import pandas as pd
 
     quiet = RunnerConfig(progress=False)
-    run_stage(client, root, Stage("tracking", "synthetic", (TRACKS, TUBES), tube_work), pd.DataFrame(rows), quiet)
-    run_stage(client, root, Stage("features", "synthetic", (FEATURES,), feature_work), pd.DataFrame(feature_rows), quiet)
+    imported_ids = {row["unit_id"] for row in target_rows}
+    tracked = pd.DataFrame([r for r in rows if r["unit_id"] not in imported_ids])
+    featured = pd.DataFrame([r for r in feature_rows if r["unit_id"] not in imported_ids])
+    if len(tracked):
+        run_stage(client, root, Stage("tracking", "synthetic", (TRACKS, TUBES), tube_work), tracked, quiet)
+        run_stage(client, root, Stage("features", "synthetic", (FEATURES,), feature_work), featured, quiet)
+    if target_rows:
+        # As an importer commits a tube: its tubes, features and targets rows in one unit of `import` (a
+        # later flush of a unit by any producer of a table supersedes that unit's earlier rows of it).
+        imported = pd.DataFrame(target_rows).merge(pd.DataFrame(rows).drop(columns=["keypoints"]), on=["unit_id", "tube_id"])
+        imported = imported.merge(pd.DataFrame(feature_rows).drop(columns=["bbox"]), on=["unit_id", "tube_id"])
+
+        def import_work(payload, context):
+            tubes = tube_work({**payload, "keypoints": payload["body25"]}, context)["tubes"]
+            features = feature_work(payload, context)["features"]
+            return {"tubes": tubes, "features": features,
+                    "targets": {"tube_id": [payload["tube_id"]], "video_id": [payload["unit_id"]],
+                                "keypoints": [payload["keypoints"]], "joints_3d": [payload["joints_3d"]],
+                                "pose": [payload["pose"]], "shape": [payload["shape"]], "source": ["synthetic"]}}
+
+        run_stage(client, root, Stage("import", "synthetic", (TUBES, FEATURES, TARGETS), import_work), imported, quiet)
     return root

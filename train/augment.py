@@ -13,6 +13,8 @@ swapped.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from manifests.joints import HMMR_25, N_LSP
@@ -60,3 +62,26 @@ def mirror_pose(pose: np.ndarray) -> np.ndarray:
     """(..., 72) SMPL axis-angle (global orientation first) -> the pose of the mirrored body."""
     joints = pose.reshape(*pose.shape[:-1], N_SMPL_JOINTS, 3)
     return (joints[..., SMPL_MIRROR, :] * AXIS_ANGLE_MIRROR).reshape(pose.shape).astype(pose.dtype)
+
+
+def mirror_windows(batch, flipped: np.ndarray):
+    """The batch with the targets of the windows where `flipped` (B,) is set mirrored (their features
+    saw mirrored crops): keypoints and visibility, 3D joints and SMPL poses; shapes need nothing. For
+    any loader: it stores each tube's targets once, as annotated, and each view's `flipped` flag."""
+    import torch
+
+    rows = np.flatnonzero(np.asarray(flipped, dtype=bool))
+    if not len(rows):
+        return batch
+    index = torch.from_numpy(rows)
+    keypoints, visibility = batch.keypoints.clone(), batch.visibility.clone()
+    mirrored, seen = mirror_keypoints(keypoints[index].numpy(), visibility[index].numpy())
+    keypoints[index], visibility[index] = torch.from_numpy(mirrored), torch.from_numpy(seen)
+    changes = {"keypoints": keypoints, "visibility": visibility}
+    if batch.joints_3d is not None:
+        changes["joints_3d"] = batch.joints_3d.clone()
+        changes["joints_3d"][index] = torch.from_numpy(mirror_joints_3d(batch.joints_3d[index].numpy()))
+    if batch.pose is not None:
+        changes["pose"] = batch.pose.clone()
+        changes["pose"][index] = torch.from_numpy(mirror_pose(batch.pose[index].numpy()))
+    return replace(batch, **changes)

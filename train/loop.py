@@ -169,7 +169,7 @@ def _train(config: TrainConfig, resume: bool, stop_after_steps: int | None, dist
     # Data: the train split of the chosen datasets; validation on their val split when it has windows.
     root = DatasetRoot(Path(config.root))
     sampler = WindowSampler(load_sequences(root, config.datasets, "train", config.window), config.window,
-                            dict(config.mix.dataset_weights), augment=config.augment)
+                            config.mix, augment=config.augment)
     val_sequences = load_sequences(root, config.datasets, "val", config.window)
     val_sampler = WindowSampler(val_sequences, config.window) if val_sequences else None
 

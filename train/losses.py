@@ -72,8 +72,9 @@ class Batch:
     features (B, T, F) float32; keypoints (B, T, 25, 2) HMMR_25 in crop units [-1, 1];
     visibility (B, T, 25) in [0, 1] (a binary flag or a detector's confidence);
     optional 3D ground truth: joints_3d (B, T, >= 14, 3) metres (the first N_LSP HMMR_25 joints are
-    used), pose (B, T, 72) axis-angle, shape (B, T, 10) betas; has_3d (B,) 0/1: the window has
-    joints_3d; has_smpl (B,) 0/1: it has pose and shape (None: the same as has_3d when pose is given).
+    used), pose (B, T, 72) axis-angle, shape (B, T, 10) betas; has_3d (B,) or (B, T) 0/1: the window
+    (or frame) has joints_3d; has_smpl likewise for pose and shape (None: the same as has_3d when pose
+    is given). A NaN frame of joints_3d or pose counts as absent (3DPW's frames without a valid camera).
     """
 
     features: torch.Tensor
@@ -92,6 +93,15 @@ class Batch:
         if self.has_smpl is not None:
             return self.has_smpl
         return self.has_3d if self.pose is not None else None
+
+
+def frame_flags(flags: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """(B, T) bool: frames whose target is given, from per-window (B,) or per-frame (B, T) flags and the
+    target (B, T, ...) itself (a NaN frame is not given)."""
+    flags = flags.bool()
+    if flags.dim() == 1:
+        flags = flags[:, None].expand(target.shape[:2])
+    return flags & torch.isfinite(target).flatten(2).all(-1)
 
 
 def keypoint_loss(predicted: torch.Tensor, keypoints: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -167,7 +177,14 @@ class Criterion:
         if config.hallucination:
             pieces += self._pieces(output.hallucinated, "hallucinated_", with_deltas and config.hallucinated_deltas)
         weight = self._visibility_weight(batch.visibility)
+        with_3d = batch.has_3d is not None and batch.joints_3d is not None
         smpl_flags = batch.smpl_flags()
+        with_smpl = smpl_flags is not None and batch.pose is not None and batch.shape is not None
+        if with_3d:
+            frames_3d, joints_3d = frame_flags(batch.has_3d, batch.joints_3d), torch.nan_to_num(batch.joints_3d)
+        if with_smpl:
+            frames_smpl = frame_flags(smpl_flags, batch.pose) & frame_flags(smpl_flags, batch.shape)
+            pose, shape = torch.nan_to_num(batch.pose), torch.nan_to_num(batch.shape)
         losses: dict[str, torch.Tensor] = {}
         for piece, joints in zip(pieces, self._joints(pieces)):
             keypoints, visible = batch.keypoints[:, piece.target], weight[:, piece.target]
@@ -176,15 +193,14 @@ class Criterion:
                 camera = optimal_camera(joints, keypoints, (visible > 0).to(joints.dtype),
                                         config.delta_camera_scale_range).detach()
             losses[f"{piece.name}_keypoints"] = config.keypoints * keypoint_loss(project(joints, camera), keypoints, visible)
-            if batch.has_3d is not None and batch.joints_3d is not None:
+            if with_3d:
                 losses[f"{piece.name}_joints_3d"] = config.joints_3d * masked_mse(
-                    align_by_pelvis(joints), align_by_pelvis(batch.joints_3d[:, piece.target]), batch.has_3d)
-            if smpl_flags is not None and batch.pose is not None and batch.shape is not None:
-                rotations = body_rotations(piece.pose)
-                target_rotations = body_rotations(batch.pose[:, piece.target])
+                    align_by_pelvis(joints), align_by_pelvis(joints_3d[:, piece.target]), frames_3d[:, piece.target])
+            if with_smpl:
+                present = frames_smpl[:, piece.target]
                 losses[f"{piece.name}_smpl"] = config.smpl * (
-                    masked_mse(rotations, target_rotations, smpl_flags)
-                    + masked_mse(piece.shape, batch.shape[:, piece.target], smpl_flags))
+                    masked_mse(body_rotations(piece.pose), body_rotations(pose[:, piece.target]), present)
+                    + masked_mse(piece.shape, shape[:, piece.target], present))
         # The priors see every prediction over the whole window (their fakes include the +-delta poses
         # at every frame, whether or not that frame has a target); a delta pose shares its frame's shape.
         shapes = [output.movie.shape] * 3

@@ -79,3 +79,55 @@ def test_mix_parses_the_3d_share_and_dataset_weights():
         parse_mix("insta=-1")
     with pytest.raises(ValueError, match=r"share of a batch must be in \[0, 1\], got 2.0"):
         parse_mix("3d=2")
+
+
+def _sequence(name: str, dataset: str, n: int, views: int, flipped: tuple[bool, ...], with_3d: bool, seed: int):
+    from train.data import Sequence
+
+    rng = np.random.default_rng(seed)
+    joints_3d = rng.normal(0, 0.3, (n, N_LSP, 3)).astype(np.float32) if with_3d else None
+    if joints_3d is not None:
+        joints_3d[1] = np.nan  # a frame without 3D (3DPW, where the camera pose is not valid)
+    return Sequence(name, dataset, features=rng.normal(0, 1, (views, n, 8)).astype(np.float32),
+                    keypoints=rng.uniform(-1, 1, (views, n, 25, 2)).astype(np.float32),
+                    visibility=rng.random((n, 25)).astype(np.float32), flipped=np.array(flipped),
+                    joints_3d=joints_3d, pose=rng.normal(0, 0.3, (n, N_POSE)).astype(np.float32) if with_3d else None,
+                    shape=rng.normal(0, 1, 10).astype(np.float32) if with_3d else None)
+
+
+def test_batches_are_split_balanced_and_carry_the_3d_targets_of_their_windows():
+    from train.data import WindowSampler
+
+    sequences = [_sequence("h0", "h36m", 6, 1, (False,), True, 0)] + [
+        _sequence(f"i{k}", "insta", 6, 1, (False,), False, k + 1) for k in range(5)]
+    sampler = WindowSampler(sequences, length=6, mix=MixConfig())
+    batch = sampler.batch(8, seed=3)
+    assert batch.has_3d.tolist().count(1.0) == 4 and batch.has_smpl.tolist().count(1.0) == 4
+    rows_3d = batch.has_3d.bool()
+    assert torch.equal(torch.isnan(batch.joints_3d[rows_3d]).all((2, 3)),
+                       torch.tensor([[False, True, False, False, False, False]] * 4))  # frame 1: no 3D
+    assert torch.isnan(batch.joints_3d[~rows_3d]).all() and torch.isnan(batch.pose[~rows_3d]).all()
+    assert torch.allclose(batch.shape[rows_3d], torch.from_numpy(sequences[0].shape).expand(4, 6, 10))
+    only_2d = WindowSampler(sequences[1:], length=6).batch(4, seed=0)
+    assert only_2d.joints_3d is None and only_2d.has_3d is None
+
+
+def test_a_window_from_a_mirrored_view_has_mirrored_targets():
+    from train.augment import mirror_windows
+    from train.data import WindowSampler
+
+    sequence = _sequence("h0", "h36m", 6, 2, (False, True), True, 0)
+    batch = WindowSampler([sequence], length=6, augment=True).batch(16, seed=0)
+    own = torch.from_numpy(sequence.keypoints[0])
+    views = [0 if torch.allclose(f, torch.from_numpy(sequence.features[0])) else 1 for f in batch.features]
+    assert 0 in views and 1 in views
+    for k, view in enumerate(views):
+        if view == 0:
+            assert torch.allclose(batch.keypoints[k], own) and torch.allclose(batch.pose[k], torch.from_numpy(sequence.pose))
+        else:
+            expected, seen = mirror_keypoints(sequence.keypoints[1], sequence.visibility)
+            assert np.allclose(batch.keypoints[k].numpy(), expected) and np.allclose(batch.visibility[k].numpy(), seen)
+            assert np.allclose(batch.pose[k].numpy(), mirror_pose(sequence.pose))
+            assert np.allclose(batch.joints_3d[k].numpy(), mirror_joints_3d(sequence.joints_3d), equal_nan=True)
+    unchanged = mirror_windows(batch, np.zeros(16, bool))
+    assert unchanged is batch

@@ -87,6 +87,29 @@ def test_every_released_loss_is_there_with_its_name(body):
     assert all(torch.isfinite(v) for v in losses.values())
 
 
+def test_frames_without_3d_are_left_out_of_the_3d_losses(body):
+    """A NaN frame (3DPW, where the camera pose is not valid) and a window without 3D add nothing; before,
+    one NaN frame made every 3D loss NaN."""
+    criterion = Criterion(body, ObjectiveConfig(adversarial=0.0, hallucination=False), None, delta_frames=2)
+    model = HMMR(TINY).eval()
+    batch = _batch(2, 6)
+    batch.has_3d = torch.ones(2)  # both windows, but the second has no 3D at all and the first loses frame 3
+    batch.joints_3d[1] = float("nan")
+    batch.pose[1] = float("nan")
+    batch.joints_3d[0, 3] = float("nan")
+    with torch.no_grad():
+        output = model(batch.features)
+        losses = criterion(output, batch)
+    assert all(torch.isfinite(v) for v in losses.values())
+    kept = _batch(2, 6)
+    kept.has_3d = torch.tensor([[1.0, 1.0, 1.0, 0.0, 1.0, 1.0], [0.0] * 6])  # the same frames, as per-frame flags
+    kept.has_smpl = torch.tensor([[1.0] * 6, [0.0] * 6])  # window 0 keeps its SMPL at frame 3
+    with torch.no_grad():
+        expected = criterion(output, kept)
+    for name in ("present_joints_3d", "past_joints_3d", "future_joints_3d", "present_smpl"):
+        assert float(losses[name]) == pytest.approx(float(expected[name]), rel=1e-6), name
+
+
 def test_the_prior_scores_every_prediction_and_sums_the_24_outputs(body):
     model, discriminator = HMMR(TINY), PoseDiscriminator()
     criterion = Criterion(body, ObjectiveConfig(), discriminator, delta_frames=2)
