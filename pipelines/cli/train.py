@@ -68,7 +68,7 @@ def main(ctx, root, datasets, mix, smpl_model_dir, mean_params, mocap, no_advers
     hmmr-train features --root data --feature-weights resnet50.pth   # GPU stage, incremental
     hmmr-train --root data --datasets insta,vlog --smpl-model-dir models/ --mocap cmu_poses.npz
     torchrun --nproc_per_node 4 $(which hmmr-train) --root data ...   # several GPUs (DDP)
-    hmmr-train eval --root data --checkpoint runs/train/checkpoint.pt --split val
+    hmmr-train eval --root data --checkpoint runs/train/checkpoint.pt --datasets 3dpw,h36m,penn --split test
     """
     if ctx.invoked_subcommand is not None:
         return
