@@ -33,7 +33,7 @@ test: install ## run the whole test suite (slow tests included, as CI does)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: install ## run the whole pipeline on bundled clips of people, on the embedded CPU pose model
-	$(PY) -m pipelines.demo --root demo-data
+	$(PY) -m demo.run --root demo-data
 
 bench: install bench-venvs ## measure the speed targets and write bench/results.md
 	$(PY) -m bench.run --out bench/results.md

@@ -14,13 +14,14 @@ from __future__ import annotations
 from typing import Mapping, Union
 
 import numpy as np
+from manifests.errors import InputError
 
 FeatureValue = Union[list, np.ndarray]  # list[bytes] | float32 array | int64 array
 
 _VARINT, _FIXED64, _LENGTH_DELIMITED, _FIXED32 = 0, 1, 2, 5
 
 
-class ExampleError(ValueError):
+class ExampleError(InputError, ValueError):
     """Bytes that are not a tf.train.Example."""
 
 

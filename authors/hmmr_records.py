@@ -37,6 +37,7 @@ import numpy as np
 from authors.example import FeatureValue
 from manifests.joints import FACE_5, HMMR_25, LSP_14, TOES_6
 from manifests.tables import FEATURE_DIM
+from manifests.errors import InputError
 
 LAYOUT_TRAIN = "train"  # keypoints in crop units [-1, 1] (the released training tfrecords)
 LAYOUT_TEST = "test"  # keypoints in crop pixels, with meta/time_pts
@@ -44,7 +45,7 @@ KEY_ALIASES = {"image/toes_pts": "image/toe_pts", "image/phi": "image/phis"}  # 
 N_SMPL_POSE, N_SMPL_SHAPE = 72, 10
 
 
-class HmmrRecordError(ValueError):
+class HmmrRecordError(InputError, ValueError):
     """An Example that does not hold an HMMR tube."""
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Iterator
 
 from manifests.split import SPLITS
+from manifests.errors import InputError
 
 INSTAGRAM_POST_TEMPLATE = "https://www.instagram.com/p/{shortcode}/"
 _SHORTCODE = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -21,7 +22,7 @@ _VLOG_CLIP_ID = re.compile(r"^(\w)_(\w)_(\w)_v_([A-Za-z0-9_.-]{11})_(\d+)_?$")
 _VLOG_PATH = re.compile(r"^/?(\w)/(\w)/(\w)/v_([A-Za-z0-9_.-]{11})/(\d+)/?$")
 
 
-class ListError(ValueError):
+class ListError(InputError, ValueError):
     """A list file of the authors' that has entries we cannot use."""
 
 

@@ -6,9 +6,10 @@ from dataclasses import dataclass, replace
 from typing import Iterable
 
 from authors.lists import InstaPost, VlogClip, VlogSegment
+from manifests.errors import InputError
 
 
-class SplitConflict(ValueError):
+class SplitConflict(InputError, ValueError):
     """A list gives a video another split than the one recorded for it."""
 
 

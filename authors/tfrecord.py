@@ -14,13 +14,14 @@ from typing import BinaryIO, Iterable, Iterator
 import google_crc32c
 
 from manifests.atomic import write_atomic
+from manifests.errors import InputError
 
 _MASK_DELTA = 0xA282EAD8
 _LENGTH = struct.Struct("<Q")
 _CRC = struct.Struct("<I")
 
 
-class RecordError(ValueError):
+class RecordError(InputError, ValueError):
     """A tfrecord file is truncated or corrupt."""
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -24,7 +24,9 @@ from authors.tfrecord import read_record_at
 from manifests import tube_id_of
 from manifests.atomic import write_json_atomic
 from manifests.joints import BODY_25, HMMR_25, N_LSP, convert_joints
-from manifests.status import UnitResult
+from manifests.rows import FeatureRows, Rows, TargetRows, TubeRows, VideoRows
+from manifests.status import UnitPayload, UnitResult
+from media.fingerprint import file_sha256
 from media.jpeg_stream import JPEG_STREAM_SUFFIX, write_jpeg_video
 
 TFRECORD_IMPORT_VERSION = "tfrecords/1"
@@ -64,15 +66,23 @@ def provenance_of(tube: HmmrTube, source: str) -> dict[str, Any]:
             "cams": tube.cams.tolist(), "time_pts": None if tube.time_pts is None else tube.time_pts.tolist()}
 
 
-def tfrecord_unit(payload: Mapping[str, Any], context: Any, root: str, config: TfrecordImportConfig) -> UnitResult:
-    """payload: unit_id (the stand-in video's id), path, offset, index (of the record), source (the file as
-    named in `targets.source`), dataset, split."""
-    from harvest.work import file_sha256  # one sha256 helper for every media file
+@dataclass(frozen=True)
+class TfrecordPayload(UnitPayload):
+    """One record of a tfrecord file to import as a stand-in video (unit_id: that video's id): the file,
+    the record's byte offset and index in it, the file as `targets.source` names it, dataset and split."""
 
-    video_id = payload["unit_id"]
-    where = f"{payload['source']}#{payload['index']}"
-    tube = hmmr_tube_of(decode_example(read_record_at(Path(payload["path"]), int(payload["offset"]),
-                                                      int(payload["index"]))), where)
+    path: str
+    offset: int
+    index: int
+    source: str
+    dataset: str
+    split: str
+
+
+def tfrecord_unit(payload: TfrecordPayload, context: Any, root: str, config: TfrecordImportConfig) -> UnitResult:
+    video_id = payload.unit_id
+    where = f"{payload.source}#{payload.index}"
+    tube = hmmr_tube_of(decode_example(read_record_at(Path(payload.path), payload.offset, payload.index)), where)
     if tube.jpegs is None:
         raise HmmrRecordError(f"{where}: no image/encoded: the tube has no crops to stand in for its frames")
     media = Path(root) / "media" / f"{video_id}{JPEG_STREAM_SUFFIX}"
@@ -85,27 +95,26 @@ def tfrecord_unit(payload: Mapping[str, Any], context: Any, root: str, config: T
     seen = body25[..., 2] > 0
     box = np.tile(np.array([width / 2, height / 2, 1.0], np.float32), (n, 1))
     tube_id = tube_id_of(video_id, 0, 0)
-    tables: dict[str, Any] = {
-        "videos": {"video_id": [video_id], "dataset": [payload["dataset"]], "query": [Path(payload["path"]).name],
-                   "url": [f"tfrecord:{where}"], "webpage_url": [None],
-                   "media_path": [str(media.relative_to(Path(root)))], "sha256": [file_sha256(media)],
-                   "n_bytes": [media.stat().st_size], "duration_s": [n / config.fps], "fps": [config.fps],
-                   "width": [width], "height": [height], "codec": ["mjpeg"], "uploader": [None],
-                   "upload_date": [None], "license": [None], "title": [None],
-                   "harvested_at": [datetime.now(timezone.utc)], "split": [payload["split"]]},
-        "tubes": {"tube_id": [tube_id], "video_id": [video_id], "dataset": [payload["dataset"]],
-                  "split": [payload["split"]], "track_id": [0], "shot": [0], "start_frame": [0], "end_frame": [n],
-                  "n_frames": [n], "fps": [config.fps], "keypoints": [body25.reshape(n, -1)], "bbox": [box],
-                  "mean_confidence": [float(body25[..., 2][seen].mean()) if seen.any() else 0.0],
-                  "mean_visible_joints": [float(seen.sum(-1).mean())]},
-        "targets": {"tube_id": [tube_id], "video_id": [video_id], "keypoints": [keypoints.reshape(n, -1)],
-                    "joints_3d": [None if tube.joints_3d is None else tube.joints_3d.reshape(n, N_LSP * 3)],
-                    "pose": [tube.poses], "shape": [tube.shape], "source": [f"tfrecord:{where}"]},
-    }
+    rows: list[Rows] = [
+        VideoRows(video_id=[video_id], dataset=[payload.dataset], query=[Path(payload.path).name],
+                  url=[f"tfrecord:{where}"], webpage_url=[None], media_path=[str(media.relative_to(Path(root)))],
+                  sha256=[file_sha256(media)], n_bytes=[media.stat().st_size], duration_s=[n / config.fps],
+                  fps=[config.fps], width=[width], height=[height], codec=["mjpeg"], uploader=[None],
+                  upload_date=[None], license=[None], title=[None], harvested_at=[datetime.now(timezone.utc)],
+                  split=[payload.split]),
+        TubeRows(tube_id=[tube_id], video_id=[video_id], dataset=[payload.dataset], split=[payload.split],
+                 track_id=[0], shot=[0], start_frame=[0], end_frame=[n], n_frames=[n], fps=[config.fps],
+                 keypoints=[body25.reshape(n, -1)], bbox=[box],
+                 mean_confidence=[float(body25[..., 2][seen].mean()) if seen.any() else 0.0],
+                 mean_visible_joints=[float(seen.sum(-1).mean())]),
+        TargetRows(tube_id=[tube_id], video_id=[video_id], keypoints=[keypoints.reshape(n, -1)],
+                   joints_3d=[None if tube.joints_3d is None else tube.joints_3d.reshape(n, N_LSP * 3)],
+                   pose=[tube.poses], shape=[tube.shape], source=[f"tfrecord:{where}"]),
+    ]
     if tube.phis is not None:
-        tables["features"] = {"tube_id": [tube_id], "video_id": [video_id], "view": [0], "n_frames": [n],
-                              "bbox": [box], "features": [tube.phis.astype(np.float16)],
-                              "extractor": [config.extractor], "extractor_version": [TFRECORD_IMPORT_VERSION],
-                              "tubes_flush": [TFRECORD_IMPORT_VERSION]}
-    return UnitResult(tables=tables,
+        rows.append(FeatureRows(tube_id=[tube_id], video_id=[video_id], view=[0], n_frames=[n], bbox=[box],
+                                flipped=[False],  # a copy's keypoints are already those of its (mirrored) crops
+                                features=[tube.phis.astype(np.float16)], extractor=[config.extractor],
+                                extractor_version=[TFRECORD_IMPORT_VERSION], tubes_flush=[TFRECORD_IMPORT_VERSION]))
+    return UnitResult(rows=tuple(rows),
                       counters={"frames": float(n), "tubes_3d": float(tube.joints_3d is not None)})

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from manifests.joints import BODY_25, N_BODY_25
+from manifests.errors import InputError
 
 NOT_JOINTS = frozenset({"frame", "imloc", "track_id", "bbox", "image_id", "score", "category_id"})
 _SIDED = re.compile(r"^(right|left|r|l) ?(.+)$")  # 'R Knee', 'RKnee', 'right knee'
@@ -27,7 +28,7 @@ _PARTS = {"bigtoe": "big_toe", "smalltoe": "small_toe"}
 IGNORED_JOINTS = frozenset({"head", "headtop"})  # the authors' layout has a head slot OpenPose never fills
 
 
-class TracksError(ValueError):
+class TracksError(InputError, ValueError):
     """A tracks folder or JSON file that does not follow the authors' format."""
 
 

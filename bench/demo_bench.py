@@ -15,7 +15,7 @@ from bench.report import Section
 def run() -> list[Section]:
     section = Section(
         "End-to-end demo (issue 7)",
-        "`python -m pipelines.demo` into an empty root: two rounds of harvest, pseudolabel (pose + tracking) and "
+        "`python -m demo.run` into an empty root: two rounds of harvest, pseudolabel (pose + tracking) and "
         "features (each tube's own crops and one jittered view) over the loopback site's real clips (4 videos, "
         "320 frames), then 20 training steps. Stage time is the sum of its runs' wall time from stats.json; the "
         "rest is command start-up (a LocalCluster per command, imports) and the training run.",
@@ -24,7 +24,7 @@ def run() -> list[Section]:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder) / "demo"
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "pipelines.demo", "--root", str(root)], check=True,
+        subprocess.run([sys.executable, "-m", "demo.run", "--root", str(root)], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         total = time.perf_counter() - started
         by_stage: dict[str, float] = defaultdict(float)

@@ -22,8 +22,9 @@ from typing import Iterator
 import yaml
 
 from bench.report import Section
-from harvest.loopback import Site, serve
+from testing.loopback import Site, serve
 from harvest.queries import read_url_list
+from harvest.work import DownloadPayload
 from harvest.ytdlp import HarvestConfig, known_single_video
 from pipelines.cluster import ClusterConfig, connect
 from pipelines.harvest import download_stage, harvest
@@ -295,19 +296,20 @@ def _in_a_fresh_process(function, *args):
         return fresh_process.submit(function, *args).result()
 
 
-def _download_payload(url: str) -> dict[str, str]:
+def _download_payload(url: str) -> DownloadPayload:
     """The download unit's payload for a listed media file's URL, named as harvest() names it."""
     entry = known_single_video(url)
-    return {"unit_id": entry.video_id, "url": url, "webpage_url": url, "extractor": entry.extractor,
-            "query": url, "dataset": "vlog"}
+    return DownloadPayload(unit_id=entry.video_id, url=url, webpage_url=url, extractor=entry.extractor, query=url,
+                           dataset="vlog")
 
 
 def _unit_parts_cpu(config: HarvestConfig, urls: list[str], folder: Path, rounds: int) -> dict[str, float]:
     """CPU ms per video of each part of the download unit, and of the whole unit, in this thread."""
-    from harvest.work import claim_sha256, file_sha256
+    from harvest.work import claim_sha256
+    from media.fingerprint import file_sha256
     from harvest.ytdlp import download_video
     from media.probe import probe_video
-    from pipelines.runner import run_unit
+    from pipelines.stage import run_unit
 
     payloads = [_download_payload(url) for url in urls]
     parts: dict[str, list[float]] = defaultdict(list)
@@ -315,9 +317,9 @@ def _unit_parts_cpu(config: HarvestConfig, urls: list[str], folder: Path, rounds
         media = folder / f"parts{round_number}" / "media"
         spent: dict[str, float] = defaultdict(float)
         for payload in payloads:
-            video_id = payload["unit_id"]
+            video_id = payload.unit_id
             started = time.thread_time()
-            path = download_video(payload["url"], video_id, media, config, payload["extractor"]).path
+            path = download_video(payload.url, video_id, media, config, payload.extractor).path
             downloaded = time.thread_time()
             probe_video(path)
             probed = time.thread_time()
@@ -328,7 +330,7 @@ def _unit_parts_cpu(config: HarvestConfig, urls: list[str], folder: Path, rounds
         stage = download_stage(config, _root(folder / f"unit{round_number}"))
         started = time.thread_time()
         for payload in payloads:
-            outcome = run_unit(stage, payload["unit_id"], payload)
+            outcome = run_unit(stage, payload)
             assert outcome.status == "ok", outcome.message
         spent["whole unit, serial (the above + the videos row)"] = time.thread_time() - started
         for what, seconds in spent.items():
@@ -350,13 +352,13 @@ def _cluster_cpu_ms(config: HarvestConfig, listing: Path, folder: Path, rounds: 
     def workers_cpu_s() -> float:
         return sum(client.run(process_cpu_s).values())
 
-    def units_in_one_task(stage, payloads: list[dict], threads: int) -> list[str]:  # run on a worker
+    def units_in_one_task(stage, payloads: list[DownloadPayload], threads: int) -> list[str]:  # run on a worker
         from concurrent.futures import ThreadPoolExecutor
 
-        from pipelines.runner import run_unit
+        from pipelines.stage import run_unit
 
         with ThreadPoolExecutor(threads) as pool:
-            return [outcome.status for outcome in pool.map(lambda p: run_unit(stage, p["unit_id"], p), payloads)]
+            return [outcome.status for outcome in pool.map(lambda p: run_unit(stage, p), payloads)]
 
     threads = 8
     spent = []  # (client s, workers s) per round

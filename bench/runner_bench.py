@@ -6,14 +6,15 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import pandas as pd
 import pyarrow as pa
 
 from bench.report import Section, best_of
-from manifests import DatasetRoot, status_spec, to_table, write_part
+from manifests import UNIT_ID, DatasetRoot, status_spec, to_table, write_part
 from pipelines.cluster import ClusterConfig, connect
-from pipelines.runner import RunnerConfig, plan_units, run_stage
-from pipelines.toy import noop_work, toy_stage, toy_units
+from pipelines.dask_scheduler import DaskScheduler
+from pipelines.plan import plan_units
+from pipelines.runner import RunnerConfig, run_stage
+from testing.toy import ToyPayload, noop_work, toy_stage, toy_units
 
 N_UNITS = 2000
 N_PLAN = 1_000_000
@@ -34,22 +35,21 @@ def run() -> list[Section]:
     )
     with tempfile.TemporaryDirectory() as folder, connect(ClusterConfig(n_workers=2)) as client:
         units = toy_units(N_UNITS)
-        payloads = units.to_dict("records")
-        raw_s = best_of(2, lambda: client.gather(client.map(_noop, payloads, pure=False)))
+        raw_s = best_of(2, lambda: client.gather(client.map(_noop, units, pure=False)))
         roots = iter(range(10))
         runner = RunnerConfig(flush_every_units=256, progress=False)
-        ours_s = best_of(2, lambda: run_stage(client, DatasetRoot(Path(folder) / f"r{next(roots)}"),
+        ours_s = best_of(2, lambda: run_stage(DaskScheduler(client), DatasetRoot(Path(folder) / f"r{next(roots)}"),
                                               toy_stage(noop=True), units, runner))
         section.rows.append(["no-op units/s", f"{N_UNITS / ours_s:,.0f}", f"{N_UNITS / raw_s:,.0f} (client.map)",
                              f"{raw_s / ours_s:.2f}x"])
 
         root = DatasetRoot(Path(folder) / "plan")
         _write_ok_status(root, "toy", N_PLAN // 2)
-        keys = pd.DataFrame({"unit_id": [f"u{i:07d}" for i in range(N_PLAN)]})
+        keys = [ToyPayload(unit_id=f"u{i:07d}") for i in range(N_PLAN)]
         started = time.perf_counter()
-        due, n_done, _ = plan_units(root, toy_stage(noop=True), keys, retry_failed=False)
+        plan = plan_units(root, toy_stage(noop=True), keys, retry_failed=False)
         plan_s = time.perf_counter() - started
-        assert len(due) == N_PLAN - N_PLAN // 2 and n_done == N_PLAN // 2
+        assert len(plan.due) == N_PLAN - N_PLAN // 2 and plan.n_already_done == N_PLAN // 2
         section.rows.append([f"plan {N_PLAN:,} keys", f"{plan_s:.2f} s", "-", "-"])
     return [section]
 
@@ -61,7 +61,7 @@ def _write_ok_status(root: DatasetRoot, stage: str, n: int, per_part: int = 50_0
         m = len(ids)
         flush_id = f"bench-{part:06d}"
         table = to_table(status_spec(stage), {
-            "unit_id": pa.array(ids), "stage": pa.array([stage] * m), "version": pa.array(["1"] * m),
+            UNIT_ID: pa.array(ids), "stage": pa.array([stage] * m), "version": pa.array(["1"] * m),
             "status": pa.array(["ok"] * m), "reason": pa.nulls(m, pa.string()), "message": pa.nulls(m, pa.string()),
             "run_id": pa.array(["bench"] * m), "flush_id": pa.array([flush_id] * m),
             "finished_at": pa.array([now] * m, pa.timestamp("us", tz="UTC")), "duration_s": pa.array([0.0] * m)})

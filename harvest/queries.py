@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from authors.lists import InstaPost, parse_vlog_clip
+from manifests.errors import InputError
 
 DEFAULT_TAG_TEMPLATE = "https://www.instagram.com/explore/tags/{tag}/"
 YOUTUBE_WATCH = "https://www.youtube.com/watch?v={id}"
@@ -21,7 +22,7 @@ _URL = re.compile(r"^https?://\S+$")
 INSTAGRAM_POST = re.compile(r"^https?://(?:www\.)?instagram\.com/(?:p|reel|tv)/([A-Za-z0-9_-]+)/?(?:[?#].*)?$")
 
 
-class InputFileError(ValueError):
+class InputFileError(InputError, ValueError):
     """A hashtags or URL list file has lines we cannot use."""
 
 
@@ -41,6 +42,18 @@ class Query:
     is_tag_page: bool = False
 
 
+def check_tag_template(template: str) -> None:
+    """A tag page template must name the tag as {tag} and hold no other replacement field ({0}, {id})."""
+    try:
+        filled = template.format(tag="\0")
+    except (IndexError, KeyError, ValueError) as e:
+        raise InputFileError(f"--source-template {template!r} has a replacement field other than {{tag}} ({e!r}); "
+                         "write literal braces as {{ and }}") from None
+    if "\0" not in filled:
+        raise InputFileError(f"--source-template {template!r} must contain '{{tag}}', e.g. "
+                         "https://www.instagram.com/explore/tags/{tag}/")
+
+
 def _strip_comment(line: str) -> str:
     """Drop a trailing ' # comment'; a leading '#' belongs to a tag."""
     return re.split(r"\s+#\s", line, maxsplit=1)[0].strip()
@@ -48,8 +61,7 @@ def _strip_comment(line: str) -> str:
 
 def read_hashtags(path: Path, dataset: str = "insta", template: str = DEFAULT_TAG_TEMPLATE) -> list[Query]:
     """One query per tag. Lines: 'dance', '#dance', blank lines and '# a comment' lines."""
-    if "{tag}" not in template:
-        raise InputFileError(f"--source-template {template!r} must contain '{{tag}}'")
+    check_tag_template(template)
     queries, errors, seen = [], [], set()
     for number, raw in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
         line = _strip_comment(raw)

@@ -6,7 +6,7 @@ import re
 import threading
 import time
 from urllib.parse import urlparse
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,13 @@ from yt_dlp.downloader.http import HttpFD
 from yt_dlp.networking.exceptions import CertificateVerifyError, HTTPError, TransportError
 from yt_dlp.utils import DownloadError
 
-from harvest.ids import generic_id_for, video_id_for
-from harvest.queries import INSTAGRAM_POST
+from harvest.bounds import (DownloadGuard, DownloadTimeout, DownloadTooLarge, bounded_wait_s, current_guard,
+                            guard_progress, guarded_urlopen)
+from harvest.ids import generic_id_for, normalise_url, video_id_for, with_hash
+from harvest.queries import INSTAGRAM_POST, check_tag_template
+from harvest.ytdlp_options import check_ytdlp_options
+from manifests.status import printable
+from media.probe import DEFAULT_MAX_FRAME_PIXELS
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +34,12 @@ class HarvestConfig:
     source_template: URL of a tag page, with {tag}.
     max_per_tag: newest entries enumerated per query (0 = all the page gives).
     min_duration_s / max_duration_s: videos outside are skipped (too_short / too_long).
-    max_filesize_mb: bigger downloads are skipped (too_large).
+    max_filesize_mb: bigger downloads are skipped (too_large): announced by the site, or counted as the
+        bytes arrive (a response without Content-Length stops at the cap).
+    download_timeout_s: a download (its page requests, bytes and retries) still running after this long
+        fails (DownloadTimeout), however steadily the server trickles.
+    max_frame_pixels: a video whose frames have more pixels (width x height) fails its probe, before any
+        frame is decoded (the default, 8K UHD, is four times 4K).
     format: yt-dlp format selector (by default mp4 up to 720p, video-only where that is sharper).
     cookies_file: a Netscape cookies file (Instagram needs a logged-in session).
     sleep_s: pause before each download, and between extraction requests (politeness).
@@ -46,6 +56,8 @@ class HarvestConfig:
     min_duration_s: float = 1.0
     max_duration_s: float = 600.0
     max_filesize_mb: float = 500.0
+    download_timeout_s: float = 900.0
+    max_frame_pixels: int = DEFAULT_MAX_FRAME_PIXELS
     # The best mp4 stream with video up to 720p, audio or not: pose needs no sound, and YouTube and Instagram
     # serve 720p only as video-only streams (with audio, YouTube's best mp4 is 360p). Then the best
     # progressive stream up to 720p, any video up to 720p, and the best there is.
@@ -59,18 +71,22 @@ class HarvestConfig:
     extra_ytdlp_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if "{tag}" not in self.source_template:
-            raise ValueError(f"HarvestConfig.source_template must contain '{{tag}}', got {self.source_template!r}")
+        check_tag_template(self.source_template)
         if not 0 <= self.min_duration_s < self.max_duration_s:
             raise ValueError(f"HarvestConfig needs 0 <= min_duration_s < max_duration_s, got "
                              f"{self.min_duration_s} and {self.max_duration_s}")
         for name in ("max_per_tag", "retries", "rate_limit_bps"):
             if getattr(self, name) < 0:
                 raise ValueError(f"HarvestConfig.{name} must be >= 0, got {getattr(self, name)}")
-        if self.max_filesize_mb <= 0 or self.socket_timeout_s <= 0 or self.per_site_concurrency < 1:
-            raise ValueError("HarvestConfig.max_filesize_mb and socket_timeout_s must be > 0, per_site_concurrency >= 1")
+        if (self.max_filesize_mb <= 0 or self.socket_timeout_s <= 0 or self.download_timeout_s <= 0
+                or self.per_site_concurrency < 1 or self.max_frame_pixels < 1):
+            raise ValueError("HarvestConfig.max_filesize_mb, socket_timeout_s, download_timeout_s and max_frame_pixels "
+                             f"must be > 0, per_site_concurrency >= 1; got {self.max_filesize_mb}, "
+                             f"{self.socket_timeout_s}, {self.download_timeout_s}, {self.max_frame_pixels} and "
+                             f"{self.per_site_concurrency}")
         if self.cookies_file and not Path(self.cookies_file).is_file():
             raise ValueError(f"HarvestConfig.cookies_file {self.cookies_file} does not exist")
+        check_ytdlp_options(self.extra_ytdlp_options)  # yt-dlp would ignore a misspelt one
 
 
 @dataclass(frozen=True)
@@ -99,16 +115,16 @@ class _CollectingLogger:
 
     def debug(self, message: str) -> None:
         if not message.startswith("[debug]"):
-            self.lines.append(message)
+            self.lines.append(printable(message))
 
     info = debug
 
     def warning(self, message: str) -> None:
-        self.lines.append(message)
+        self.lines.append(printable(message))
         log.debug("yt-dlp: %s", message)
 
     def error(self, message: str) -> None:
-        self.lines.append(message)
+        self.lines.append(printable(message))
 
     def said(self, fragment: str) -> bool:
         return any(fragment in line for line in self.lines)
@@ -140,8 +156,9 @@ def _base_options(config: HarvestConfig, logger: _CollectingLogger) -> dict[str,
 
 
 def _backoff(n: int) -> float:
-    """Seconds before retry n (yt-dlp calls this with n=0, 1, ...): 0.5, 1, 2, ... capped at 30."""
-    return min(30.0, 0.5 * 2 ** n)
+    """Seconds before retry n (yt-dlp calls this with n=0, 1, ...): 0.5, 1, 2, ... capped at 30, and at the
+    time left to a download's deadline (past it, DownloadTimeout ends the retries)."""
+    return bounded_wait_s(min(30.0, 0.5 * 2 ** n))
 
 
 # A YoutubeDL costs ~35 ms to build with its extractor table, and ~20 ms more on its first request (it
@@ -161,8 +178,12 @@ def _client(purpose: str, config: HarvestConfig, options: dict[str, Any],
     with _CLIENTS_LOCK:
         if key not in _CLIENTS:
             logger = _CollectingLogger()
-            _CLIENTS[key] = (yt_dlp.YoutubeDL({**_base_options(config, logger), **options}, auto_init=for_extraction),
-                             logger)
+            ydl = yt_dlp.YoutubeDL({**_base_options(config, logger), **options}, auto_init=for_extraction)
+            # Every request and every downloader of this client answer to the calling thread's download
+            # bounds (harvest.bounds); without a guard (enumeration) both are no-ops.
+            ydl.urlopen = guarded_urlopen(ydl.urlopen)
+            ydl.add_progress_hook(guard_progress)
+            _CLIENTS[key] = (ydl, logger)
     ydl, logger = _CLIENTS[key]
     logger.lines.clear()
     return ydl, logger
@@ -183,6 +204,7 @@ def _extract_info(ydl: yt_dlp.YoutubeDL, url: str, config: HarvestConfig, **kwar
             wait_s = _transient_wait_s(error, attempt)
             if attempt >= config.retries or wait_s is None:
                 raise
+            wait_s = bounded_wait_s(wait_s)
             log.info("retrying %s in %.1f s after: %s", url, wait_s, error)
             time.sleep(wait_s)
             attempt += 1
@@ -235,15 +257,29 @@ def enumerate_query(url: str, config: HarvestConfig) -> list[Entry]:
     if config.max_per_tag:
         options["playlistend"] = config.max_per_tag
     ydl, _ = _client("enumerate", config, options)
-    info = _extract_info(ydl, url, config, download=False)
+    # A page is read within the same deadline as a download (a trickling page would hold its worker forever).
+    with DownloadGuard(config.download_timeout_s, int(config.max_filesize_mb * 2**20)):
+        try:
+            info = _extract_info(ydl, url, config, download=False)
+        except DownloadError as e:
+            _raise_bound_behind(e)
+            raise
     if info is None:
         return []
     entries = info.get("entries") if info.get("_type") in ("playlist", "multi_video") else [info]
     found, seen = [], set()
+    owner_of: dict[str, str] = {}  # id named after a media URL -> the normalised URL that holds it on this page
     for entry in entries or []:
         if not entry:
             continue
         item = _entry_of(entry, page_url=info.get("webpage_url") or url)
+        if item.extractor == "Generic":
+            # Two media files of one name on a page (/a/clip.mp4, /b/clip.mp4) are two videos: the later
+            # gets a hash of its URL, as harvest.ids.assign_video_ids does across pages and runs.
+            source = normalise_url(item.url)
+            if owner_of.setdefault(item.video_id, source) != source:
+                item = replace(item, video_id=with_hash(item.video_id, source))
+                owner_of.setdefault(item.video_id, source)
         if item.video_id not in seen:
             seen.add(item.video_id)
             found.append(item)
@@ -298,9 +334,37 @@ def download_video(url: str, video_id: str, media_dir: Path, config: HarvestConf
     HTTP downloader: extraction would only name the file, at four times the cost of the download.
     """
     media_dir.mkdir(parents=True, exist_ok=True)
+    max_bytes = int(config.max_filesize_mb * 2**20)
+    try:
+        with DownloadGuard(config.download_timeout_s, max_bytes):
+            return _download_within_bounds(url, video_id, media_dir, config, extractor)
+    except DownloadTooLarge as e:
+        remove_download(media_dir, video_id)
+        raise DownloadSkipped("too_large", f"{url}: {e}") from e
+    except Exception:
+        # A partial or invalid file must not be taken for the video by a later run (--retry-failed): it
+        # would be reported "already downloaded" and fail again without a request. A .part left by a
+        # killed or interrupted run is still resumed.
+        remove_download(media_dir, video_id)
+        raise
+
+
+def remove_download(media_dir: Path, video_id: str) -> list[Path]:
+    """Delete what a download of `video_id` left in media_dir: the file, its .part, yt-dlp's .ytdl state.
+    Ids hold no '.', so `<id>.*` names this id's files and no other's."""
+    removed = []
+    for path in media_dir.glob(f"{video_id}.*"):
+        if path.is_file():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _download_within_bounds(url: str, video_id: str, media_dir: Path, config: HarvestConfig,
+                            extractor: str | None) -> Download:
     options = {
         "format": config.format,
-        "max_filesize": int(config.max_filesize_mb * 2**20),
+        "max_filesize": int(config.max_filesize_mb * 2**20),  # what a site announces; harvest.bounds counts
         "match_filter": _duration_filter(config),
         "continuedl": True,
         "nopart": False,
@@ -319,7 +383,12 @@ def download_video(url: str, video_id: str, media_dir: Path, config: HarvestConf
     # The output name is the one per-video option: set it on the reused client (YoutubeDL reads
     # params["outtmpl"] each time it names a file).
     ydl.params["outtmpl"]["default"] = str(media_dir / f"{video_id}.%(ext)s")
-    info = _extract_info(ydl, url, config, download=True, ie_key=_suitable_extractor(ydl, extractor, url))
+    try:
+        info = _extract_info(ydl, url, config, download=True, ie_key=_suitable_extractor(ydl, extractor, url))
+    except DownloadError as e:
+        # yt-dlp reports a deadline met inside a retry loop (its own or ours) as a DownloadError.
+        _raise_bound_behind(e)
+        raise
     if info is None:
         raise DownloadSkipped("filtered", f"yt-dlp returned nothing for {url}: {' | '.join(logger.lines[-3:])}")
     paths = [Path(d["filepath"]) for d in info.get("requested_downloads") or [] if d.get("filepath")]
@@ -339,11 +408,16 @@ def _download_media_file(ydl: yt_dlp.YoutubeDL, logger: _CollectingLogger, url: 
         if get_suitable_downloader(info, ydl.params) is HttpFD:
             # The headers YoutubeDL.dl would send; cookies (--cookies) are added to each request by
             # YoutubeDL.urlopen from the client's cookie jar, on this path as on yt-dlp's own.
-            _UnreportedHttpFD(ydl, ydl.params).download(str(target), {**info, "http_headers": ydl.params["http_headers"]})
+            downloader = _UnreportedHttpFD(ydl, ydl.params)
+            downloader.add_progress_hook(guard_progress)
+            downloader.download(str(target), {**info, "http_headers": ydl.params["http_headers"]})
         else:  # an external downloader chosen through extra yt-dlp options
             ydl.dl(str(target), info)
     except HTTPError as e:
         raise DownloadError(f"{url}: {e}") from e
+    except DownloadError as e:
+        _raise_bound_behind(e)
+        raise
     if not target.is_file():
         raise _no_file(url, logger, config)
     with open(target, "rb") as head:
@@ -361,6 +435,22 @@ class _UnreportedHttpFD(HttpFD):
 
     def report_progress(self, s: dict[str, Any]) -> None:
         return
+
+
+def _raise_bound_behind(error: DownloadError) -> None:
+    """yt-dlp wraps some exceptions of a download in a DownloadError (a retry loop's report), and a read
+    cut at the deadline fails as a dropped connection: raise the bound met instead, so the unit says
+    which limit it was."""
+    cause = error.exc_info[1] if error.exc_info else None
+    for _ in range(8):
+        if cause is None or isinstance(cause, (DownloadTimeout, DownloadTooLarge)):
+            break
+        cause = getattr(cause, "cause", None) or cause.__cause__ or cause.__context__
+    if isinstance(cause, (DownloadTimeout, DownloadTooLarge)):
+        raise cause from error
+    guard = current_guard()
+    if guard is not None and guard.expired:
+        raise DownloadTimeout(guard.timeout_s) from error
 
 
 def _no_file(url: str, logger: _CollectingLogger, config: HarvestConfig) -> Exception:

@@ -2,11 +2,11 @@
 
 This package is the only code that knows what a Parquet table looks like or touches its files.
 """
-from manifests.errors import DatasetLocked, ManifestError, SchemaError
+from manifests.errors import ConfigError, DatasetLocked, InputError, ManifestError, SchemaError
 from manifests.lock import DatasetLock
 from manifests.spec import TableSpec
 from manifests.split import split_of
-from manifests.status import SkipUnit
+from manifests.status import SkipUnit, UnitPayload, UnitResult
 from manifests.store import (
     DatasetRoot,
     latest_status,
@@ -16,6 +16,7 @@ from manifests.store import (
     read_arrow,
     read_status,
     read_table,
+    stages_with_status,
     write_part,
 )
 from manifests.tables import (
@@ -31,6 +32,7 @@ from manifests.tables import (
     STATUS_SKIPPED,
     TRACKS,
     TUBES,
+    UNIT_ID,
     VIDEOS,
     status_spec,
     tube_id_of,
@@ -39,9 +41,9 @@ from manifests.tables import (
 from manifests.validate import to_table
 
 __all__ = [
-    "DATA_TABLES", "DETECTIONS", "ENTRIES", "DatasetLock", "DatasetLocked", "DatasetRoot", "FEATURES", "ManifestError",
-    "SHOTS", "SOURCES", "STATUS_FAILED", "TARGETS", "STATUS_OK", "STATUS_SKIPPED", "SchemaError", "SkipUnit", "TRACKS",
-    "TUBES", "TableSpec", "VIDEOS", "latest_status", "live_flushes", "live_table_flushes", "open_dataset", "read_arrow",
-    "read_status",
-    "read_table", "split_of", "status_spec", "to_table", "tube_id_of", "video_id_of_tube", "write_part",
+    "ConfigError", "DATA_TABLES", "DETECTIONS", "ENTRIES", "DatasetLock", "DatasetLocked", "DatasetRoot", "FEATURES",
+    "InputError", "ManifestError", "SHOTS", "SOURCES", "STATUS_FAILED", "TARGETS", "STATUS_OK", "STATUS_SKIPPED",
+    "SchemaError", "SkipUnit", "TRACKS", "TUBES", "TableSpec", "UNIT_ID", "UnitPayload", "UnitResult", "VIDEOS",
+    "latest_status", "live_flushes", "live_table_flushes", "open_dataset", "read_arrow", "read_status", "read_table",
+    "split_of", "stages_with_status", "status_spec", "to_table", "tube_id_of", "video_id_of_tube", "write_part",
 ]

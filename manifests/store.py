@@ -1,6 +1,6 @@
 """Where tables live under a dataset root, and the only code that reads or writes their parts.
 
-The commit protocol (DESIGN.md "The dataset root"):
+The commit protocol (DESIGN.md "The dataset root"; written by manifests.commit):
   1. a flush writes one data part per output table, `part-<flush_id>.parquet`, each to a temporary
      name first and renamed into place;
   2. then it writes the stage's status part for the same flush id. That status part is the commit.
@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from manifests.atomic import TEMP_PREFIX, write_atomic
 from manifests.errors import ManifestError
 from manifests.spec import TableSpec
-from manifests.tables import STATUS_FAILED, STATUS_OK, STATUS_SKIPPED, status_spec
+from manifests.tables import STATUS_FAILED, STATUS_OK, STATUS_FOLDER, STATUS_SKIPPED, UNIT_ID, status_spec
 from manifests.validate import check_part_schema
 
 PART_PATTERN = re.compile(r"^part-(?P<flush_id>[A-Za-z0-9_.-]+)\.parquet$")
@@ -103,6 +103,12 @@ def read_status(root: DatasetRoot, stage: str, columns: Sequence[str] | None = N
     return pa.concat_tables(tables)
 
 
+def stages_with_status(root: DatasetRoot) -> list[str]:
+    """The names of the stages that have written status rows under `root`, sorted."""
+    folder = root.manifests_dir / STATUS_FOLDER
+    return sorted(path.name for path in folder.iterdir() if path.is_dir()) if folder.is_dir() else []
+
+
 def latest_status(root: DatasetRoot, stage: str, version: str | None = None) -> pd.DataFrame:
     """One row per unit: its latest attempt (at `version`, when given), indexed by unit_id."""
     table = read_status(root, stage)
@@ -110,16 +116,16 @@ def latest_status(root: DatasetRoot, stage: str, version: str | None = None) -> 
         table = table.filter(pc.equal(table["version"], version))
     frame = table.to_pandas()
     if frame.empty:
-        return frame.set_index("unit_id")
+        return frame.set_index(UNIT_ID)
     frame = frame.sort_values("flush_id", kind="stable")
-    return frame.drop_duplicates("unit_id", keep="last").set_index("unit_id")
+    return frame.drop_duplicates(UNIT_ID, keep="last").set_index(UNIT_ID)
 
 
 def unit_keys_with_status(root: DatasetRoot, stage: str, version: str, statuses: Iterable[str]) -> pa.Array:
     """Unit ids that have a status row in `statuses` at `version` (vectorised: used to plan a million units)."""
-    table = read_status(root, stage, columns=["unit_id", "version", "status"])
+    table = read_status(root, stage, columns=[UNIT_ID, "version", "status"])
     mask = pc.and_(pc.equal(table["version"], version), pc.is_in(table["status"], pa.array(list(statuses))))
-    return pc.unique(table.filter(mask)["unit_id"]) if table.num_rows else pa.array([], pa.string())
+    return pc.unique(table.filter(mask)[UNIT_ID]) if table.num_rows else pa.array([], pa.string())
 
 
 def live_flushes(root: DatasetRoot, stage: str) -> pd.Series:
@@ -128,7 +134,7 @@ def live_flushes(root: DatasetRoot, stage: str) -> pd.Series:
     Units whose latest final attempt is `skipped` have no live rows (their flush is dropped here).
     A later `failed` attempt does not hide earlier good rows.
     """
-    return _live_flushes_of(read_status(root, stage, columns=["unit_id", "status", "flush_id"]))
+    return _live_flushes_of(read_status(root, stage, columns=[UNIT_ID, "status", "flush_id"]))
 
 
 def live_table_flushes(root: DatasetRoot, spec: TableSpec) -> pd.Series:
@@ -141,9 +147,9 @@ def _live_flushes_of(status: pa.Table) -> pd.Series:
     final = status.filter(pc.is_in(status["status"], pa.array([STATUS_OK, STATUS_SKIPPED]))).to_pandas()
     if final.empty:
         return pd.Series([], dtype=object, name="flush_id")
-    final = final.sort_values("flush_id", kind="stable").drop_duplicates("unit_id", keep="last")
+    final = final.sort_values("flush_id", kind="stable").drop_duplicates(UNIT_ID, keep="last")
     ok = final[final["status"] == STATUS_OK]
-    return pd.Series(ok["flush_id"].to_numpy(), index=ok["unit_id"].to_numpy(), name="flush_id")
+    return pd.Series(ok["flush_id"].to_numpy(), index=ok[UNIT_ID].to_numpy(), name="flush_id")
 
 
 def remove_orphan_parts(root: DatasetRoot, stage: str, outputs: Sequence[TableSpec]) -> list[Path]:
@@ -183,7 +189,7 @@ def failed_units(root: DatasetRoot, stage: str, limit: int = 20) -> pd.DataFrame
 
 def _status_of_producers(root: DatasetRoot, spec: TableSpec) -> pa.Table:
     """The status rows (unit, status, flush) of every stage that commits parts of `spec`."""
-    columns = ["unit_id", "status", "flush_id"]
+    columns = [UNIT_ID, "status", "flush_id"]
     return pa.concat_tables([read_status(root, stage, columns=columns) for stage in spec.producers])
 
 
@@ -195,7 +201,7 @@ def _live_pieces(root: DatasetRoot, spec: TableSpec) -> list[tuple[Path, pa.Arra
         return []
     units_by_flush = live.groupby(live.to_numpy()).groups  # flush_id -> index of its live unit ids
     ok = status.filter(pc.equal(status["status"], STATUS_OK)).to_pandas()
-    ok_counts = ok.groupby("flush_id")["unit_id"].nunique().to_dict()
+    ok_counts = ok.groupby("flush_id")[UNIT_ID].nunique().to_dict()
     pieces = []
     for path in list_parts(root, spec):
         flush_id = flush_id_of(path)

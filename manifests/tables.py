@@ -12,6 +12,9 @@ from manifests.spec import TableSpec, fixed_list
 
 FEATURE_DIM = 2048  # ResNet-50 average-pooled features
 BBOX_WIDTH = 3  # (center_x_px, center_y_px, scale)
+CROP_PX = 224  # the side of a tube's square crop, which a bbox's scale refers to
+N_SMPL_POSE = 24 * 3  # SMPL pose: 24 joint rotations, axis-angle
+N_SMPL_SHAPE = 10  # SMPL betas
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 # The stage that commits rows converted from published datasets (the authors' tracks and tfrecords,
@@ -23,8 +26,8 @@ BBOX = fixed_list(pa.float32(), BBOX_WIDTH)
 FEATURE = fixed_list(pa.float16(), FEATURE_DIM)
 TRAINING_KEYPOINTS = fixed_list(pa.float32(), len(HMMR_25) * 3)
 JOINTS_3D = fixed_list(pa.float32(), N_LSP * 3)
-SMPL_POSE = fixed_list(pa.float32(), 72)
-SMPL_SHAPE = fixed_list(pa.float32(), 10)
+SMPL_POSE = fixed_list(pa.float32(), N_SMPL_POSE)
+SMPL_SHAPE = fixed_list(pa.float32(), N_SMPL_SHAPE)
 
 
 def _required(name: str, data_type: pa.DataType) -> pa.Field:
@@ -132,7 +135,7 @@ DETECTIONS = TableSpec(
     units={
         "frame": "index at the decoded frame rate (after --fps resampling)",
         "person": "index of the detection within its frame",
-        "keypoints": "BODY_25 x (x_px, y_px, confidence) flattened to 75 float32, original-frame pixels; "
+        "keypoints": f"BODY_25 x (x_px, y_px, confidence) flattened to {KEYPOINT_WIDTH} float32, original-frame pixels; "
                      "confidence 0 = not found",
     },
 )
@@ -178,8 +181,8 @@ TUBES = TableSpec(
     units={
         "tube_id": "<video_id>-t<track_id>-<start_frame>",
         "end_frame": "exclusive",
-        "keypoints": "per frame: BODY_25 x (x_px, y_px, confidence), 75 float32",
-        "bbox": "per frame: (center_x_px, center_y_px, scale); scale * person height ~ 150 px in a 224 crop",
+        "keypoints": f"per frame: BODY_25 x (x_px, y_px, confidence), {KEYPOINT_WIDTH} float32",
+        "bbox": f"per frame: (center_x_px, center_y_px, scale); scale * person height ~ 150 px in a {CROP_PX} crop",
         "mean_confidence": "mean confidence of visible joints", "mean_visible_joints": "per frame",
     },
 )
@@ -247,7 +250,7 @@ TARGETS = TableSpec(
         "joints_3d": "per frame: the first N_LSP joints of HMMR_25 x (x, y, z) in metres, camera axes; null = no 3D; "
                      "a NaN frame = no 3D for that frame (3DPW where its camera pose is not valid)",
         "pose": "per frame: SMPL pose, 24 x axis-angle (radians), global orientation first; null = no SMPL",
-        "shape": "SMPL betas (10) for the whole tube; null = no SMPL",
+        "shape": f"SMPL betas ({N_SMPL_SHAPE}) for the whole tube; null = no SMPL",
         "source": "the published format and file the tube came from",
     },
 )
@@ -285,15 +288,17 @@ SOURCES = TableSpec(
 )
 
 STATUS_OK, STATUS_FAILED, STATUS_SKIPPED = "ok", "failed", "skipped"
+UNIT_ID = "unit_id"  # the status column naming a unit (a payload's `UnitPayload.unit_id`)
+STATUS_FOLDER = "_status"  # manifests/_status/<stage>/ holds each stage's status parts
 STATUS_VALUES = (STATUS_OK, STATUS_FAILED, STATUS_SKIPPED)
 
 
 def status_spec(stage: str) -> TableSpec:
     """The status table of one stage: one row per finished unit attempt (`_status/<stage>/`)."""
     return TableSpec(
-        name=f"_status/{stage}",
+        name=f"{STATUS_FOLDER}/{stage}",
         schema=pa.schema([
-            _required("unit_id", pa.string()),
+            _required(UNIT_ID, pa.string()),
             _required("stage", pa.string()),
             _required("version", pa.string()),
             _required("status", pa.string()),
@@ -304,8 +309,8 @@ def status_spec(stage: str) -> TableSpec:
             _required("finished_at", TIMESTAMP),
             _required("duration_s", pa.float64()),
         ]),
-        key=("unit_id", "flush_id"),
-        unit_column="unit_id",
+        key=(UNIT_ID, "flush_id"),
+        unit_column=UNIT_ID,
         producer=stage,
         units={
             "status": "ok | failed | skipped",

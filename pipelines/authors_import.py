@@ -21,15 +21,18 @@ from tqdm import tqdm
 from authors.lists import ListError
 from authors.tfrecord import record_offsets
 from authors.tfrecord_export import ExportTube, hmmr_keypoints, joints_3d_of, write_shard
-from authors.tfrecord_import import TFRECORD_IMPORT_VERSION, TfrecordImportConfig, tfrecord_unit
+from authors.tfrecord_import import TFRECORD_IMPORT_VERSION, TfrecordImportConfig, TfrecordPayload, tfrecord_unit
 from authors.tracks import track_videos
-from authors.tracks_import import TRACKS_IMPORT_VERSION, tracks_unit
+from authors.tracks_import import TRACKS_IMPORT_VERSION, TracksPayload, tracks_unit
 from harvest.ids import sanitise
 from manifests import (DETECTIONS, FEATURES, SHOTS, SOURCES, TARGETS, TRACKS, TUBES, VIDEOS, DatasetRoot,
                        latest_status, read_table)
 from manifests.split import SPLITS
 from manifests.tables import IMPORT_STAGE
-from pipelines.runner import RunnerConfig, RunStats, Stage, run_stage
+from manifests.rows import VideoRows
+from pipelines.dask_scheduler import DaskScheduler
+from pipelines.runner import RunnerConfig, RunStats, holding_root, run_stage
+from pipelines.stage import Stage
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +44,7 @@ log = logging.getLogger(__name__)
 class TracksPlan:
     """Which video folders of a tracks root can be imported: units, and those left out with why."""
 
-    units: pd.DataFrame
+    units: list[TracksPayload]
     unknown: list[str]  # folders no recorded list names (give --instavariety to the harvest first)
     not_harvested: list[str]  # named, but the video is not (yet) in the videos table
 
@@ -60,20 +63,23 @@ def plan_tracks(root: DatasetRoot, tracks_root: Path) -> TracksPlan:
             not_harvested.append(name)
         elif video_id not in seen:  # a post listed under two tags: its tracks are imported once
             seen.add(video_id)
-            units.append({"unit_id": video_id, "video_dir": str(folder), "video": videos.loc[video_id].to_dict()})
-    return TracksPlan(pd.DataFrame(units, columns=["unit_id", "video_dir", "video"]), unknown, not_harvested)
+            row = videos.loc[[video_id], VIDEOS.columns]
+            units.append(TracksPayload(unit_id=video_id, video_dir=str(folder),
+                                       video=VideoRows(**{c: row[c].tolist() for c in VIDEOS.columns})))
+    return TracksPlan(units, unknown, not_harvested)
 
 
 def import_tracks(client: Client, root: DatasetRoot, tracks_root: Path, runner: RunnerConfig) -> tuple[RunStats, TracksPlan]:
     """Import the authors' tracks of every harvested video a recorded list names."""
-    plan = plan_tracks(root, tracks_root)
-    for what, names in (("named by no recorded list (harvest with --instavariety first)", plan.unknown),
-                        ("not harvested (deleted posts, or harvest them first)", plan.not_harvested)):
-        if names:
-            log.warning("%d video folders of %s are %s, e.g. %s", len(names), tracks_root, what, names[0])
-    stage = Stage(name=IMPORT_STAGE, version=TRACKS_IMPORT_VERSION, outputs=(VIDEOS, SHOTS, DETECTIONS, TRACKS),
-                  work=tracks_unit)
-    return run_stage(client, root, stage, plan.units, runner), plan
+    with holding_root(root, "hmmr-import tracks", runner):
+        plan = plan_tracks(root, tracks_root)
+        for what, names in (("named by no recorded list (harvest with --instavariety first)", plan.unknown),
+                            ("not harvested (deleted posts, or harvest them first)", plan.not_harvested)):
+            if names:
+                log.warning("%d video folders of %s are %s, e.g. %s", len(names), tracks_root, what, names[0])
+        stage = Stage(name=IMPORT_STAGE, version=TRACKS_IMPORT_VERSION, outputs=(VIDEOS, SHOTS, DETECTIONS, TRACKS),
+                      work=tracks_unit)
+        return run_stage(DaskScheduler(client), root, stage, plan.units, runner), plan
 
 
 def imported_flushes(root: DatasetRoot, kind_version: str) -> pd.Series:
@@ -109,7 +115,7 @@ def tfrecord_files(inputs: list[Path]) -> list[Path]:
     return files
 
 
-def plan_tfrecords(files: list[Path], dataset: str | None, split: str | None) -> pd.DataFrame:
+def plan_tfrecords(files: list[Path], dataset: str | None, split: str | None) -> list[TfrecordPayload]:
     """One unit per record: the authors' layout is <rootdir>/<dataset>/<split>/*.tfrecord, which names the
     dataset and split unless given."""
     rows = []
@@ -120,11 +126,11 @@ def plan_tfrecords(files: list[Path], dataset: str | None, split: str | None) ->
                             f"{list(SPLITS)}); pass --split")
         file_dataset = dataset or path.parent.parent.name
         for index, offset in enumerate(record_offsets(path)):
-            rows.append({"unit_id": sanitise(f"tfrecord-{file_dataset}-{file_split}-{path.stem}-r{index:04d}"),
-                         "path": str(path.resolve()), "offset": offset, "index": index,
-                         "source": f"{file_dataset}/{file_split}/{path.name}", "dataset": file_dataset,
-                         "split": file_split})
-    return pd.DataFrame(rows, columns=["unit_id", "path", "offset", "index", "source", "dataset", "split"])
+            rows.append(TfrecordPayload(
+                unit_id=sanitise(f"tfrecord-{file_dataset}-{file_split}-{path.stem}-r{index:04d}"),
+                path=str(path.resolve()), offset=int(offset), index=index,
+                source=f"{file_dataset}/{file_split}/{path.name}", dataset=file_dataset, split=file_split))
+    return rows
 
 
 def import_tfrecords(client: Client, root: DatasetRoot, inputs: list[Path], dataset: str | None, split: str | None,
@@ -133,7 +139,8 @@ def import_tfrecords(client: Client, root: DatasetRoot, inputs: list[Path], data
     units = plan_tfrecords(tfrecord_files(inputs), dataset, split)
     stage = Stage(name=IMPORT_STAGE, version=TFRECORD_IMPORT_VERSION, outputs=(VIDEOS, TUBES, TARGETS, FEATURES),
                   work=partial(tfrecord_unit, root=str(root.path), config=config), config=config)
-    return run_stage(client, root, stage, units, runner)
+    with holding_root(root, "hmmr-import tfrecords", runner):
+        return run_stage(DaskScheduler(client), root, stage, units, runner)
 
 
 # ---------------------------------------------------------------- export

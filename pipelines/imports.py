@@ -10,17 +10,19 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Callable
 
-import pandas as pd
 from distributed import Client
 
-from manifests import TARGETS, TUBES, VIDEOS, DatasetRoot
+from manifests import TARGETS, TUBES, VIDEOS, ConfigError, DatasetRoot
 from manifests.split import SPLITS
 from manifests.tables import IMPORT_STAGE
-from pipelines.runner import RunnerConfig, RunStats, Stage, run_stage
-from published.h36m import TEST_CAMERAS, h36m_unit, list_h36m_sequences
+from manifests.status import UnitPayload
+from pipelines.dask_scheduler import DaskScheduler
+from pipelines.runner import RunnerConfig, RunStats, holding_root, run_stage
+from pipelines.stage import Stage
+from published.h36m import TEST_CAMERAS, H36MPayload, h36m_unit, list_h36m_sequences
 from published.media import video_id_of
-from published.penn_action import DEFAULT_FPS, list_penn_sequences, penn_unit
-from published.threedpw import GenderedBodies, list_3dpw_sequences, threedpw_unit
+from published.penn_action import DEFAULT_FPS, PennPayload, list_penn_sequences, penn_unit
+from published.threedpw import GenderedBodies, ThreeDPWPayload, list_3dpw_sequences, threedpw_unit
 
 # Bump a converter's version when what it writes changes: its sequences are then imported again.
 VERSIONS = {"penn": "1", "3dpw": "1", "h36m": "1"}
@@ -63,25 +65,28 @@ def import_stage(config: ImportConfig, root: DatasetRoot) -> Stage:
                  outputs=(VIDEOS, TUBES, TARGETS), work=work[config.kind], make_context=context, config=config)
 
 
-def import_units(config: ImportConfig) -> pd.DataFrame:
-    """One unit per published sequence of the wanted splits: unit_id (the video id) and the files it reads."""
+def import_payloads(config: ImportConfig) -> list[UnitPayload]:
+    """One unit per published sequence of the wanted splits: its video id and the files it reads."""
+    dataset = config.dataset
     if config.kind == "penn":
-        sequences = [s for s in list_penn_sequences(config.source) if s.split in config.splits]
-        rows = [{"unit_id": video_id_of(config.dataset, s.name), "name": s.name, "split": s.split,
-                 "label_path": str(s.label_path), "frames_dir": str(s.frames_dir)} for s in sequences]
+        payloads: list[UnitPayload] = [
+            PennPayload(unit_id=video_id_of(dataset, s.name), dataset=dataset, split=s.split, name=s.name,
+                        label_path=str(s.label_path), frames_dir=str(s.frames_dir))
+            for s in list_penn_sequences(config.source) if s.split in config.splits]
     elif config.kind == "3dpw":
-        rows = [{"unit_id": video_id_of(config.dataset, s.name), "name": s.name, "split": s.split, "pkl_path": str(s.pkl_path),
-                 "images_dir": str(s.images_dir)} for s in list_3dpw_sequences(config.source, config.splits)]
+        payloads = [ThreeDPWPayload(unit_id=video_id_of(dataset, s.name), dataset=dataset, split=s.split, name=s.name,
+                                    pkl_path=str(s.pkl_path), images_dir=str(s.images_dir))
+                    for s in list_3dpw_sequences(config.source, config.splits)]
     else:
-        rows = [{"unit_id": s.video_id(config.dataset), "split": s.split, "pose_2d": str(s.pose_2d),
-                 "pose_3d": str(s.pose_3d), "video": str(s.video)}
-                for s in list_h36m_sequences(config.source, config.splits, config.test_cameras)]
-    units = pd.DataFrame(rows)
-    if units.empty:
-        raise ValueError(f"{config.source}: no {config.kind} sequences of splits {list(config.splits)} found")
-    return units.assign(dataset=config.dataset)
+        payloads = [H36MPayload(unit_id=s.video_id(dataset), dataset=dataset, split=s.split, pose_2d=str(s.pose_2d),
+                                pose_3d=str(s.pose_3d), video=str(s.video))
+                    for s in list_h36m_sequences(config.source, config.splits, config.test_cameras)]
+    if not payloads:
+        raise ConfigError(f"{config.source}: no {config.kind} sequences of splits {list(config.splits)} found")
+    return payloads
 
 
 def import_dataset(client: Client, root: DatasetRoot, config: ImportConfig, runner: RunnerConfig) -> RunStats:
     """Import every sequence of `config` not imported yet at this converter version."""
-    return run_stage(client, root, import_stage(config, root), import_units(config), runner)
+    with holding_root(root, f"hmmr-import {config.kind}", runner):
+        return run_stage(DaskScheduler(client), root, import_stage(config, root), import_payloads(config), runner)

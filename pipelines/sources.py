@@ -8,17 +8,19 @@ written: a video never changes split.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import asdict, fields
+from dataclasses import dataclass, fields
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any
 
-import pandas as pd
-from distributed import Client
 
 from authors.sources import SourceItem, SplitConflict, merge_items, official_split
 from manifests import SOURCES, VIDEOS, DatasetRoot, read_table
 from manifests.tables import SOURCES_STAGE
-from pipelines.runner import RunnerConfig, RunStats, Stage, run_stage
+from manifests.rows import SourceRows
+from manifests.status import UnitPayload, UnitResult
+from pipelines.runner import RunnerConfig, RunStats, run_stage
+from pipelines.scheduler import InProcessScheduler
+from pipelines.stage import Stage
 
 SOURCES_VERSION = "1"
 _ITEM_FIELDS = [f.name for f in fields(SourceItem)]
@@ -36,14 +38,19 @@ def recorded_items(root: DatasetRoot, video_ids: list[str] | None = None) -> dic
     return out
 
 
-def record_unit(payload: Mapping[str, Any], context: Any) -> dict[str, pd.DataFrame]:
-    items: list[SourceItem] = payload["items"]
-    frame = pd.DataFrame([asdict(item) for item in items], columns=_ITEM_FIELDS)
-    frame["recorded_at"] = datetime.now(timezone.utc)
-    return {"sources": frame}
+@dataclass(frozen=True)
+class SourcesPayload(UnitPayload):
+    """One video's list records to commit (unit_id: the video id), merged with those already recorded."""
+
+    items: tuple[SourceItem, ...]
 
 
-def record_sources(client: Client, root: DatasetRoot, items: list[SourceItem], runner: RunnerConfig) -> RunStats:
+def record_unit(payload: SourcesPayload, context: Any) -> UnitResult:
+    columns = {name: [getattr(item, name) for item in payload.items] for name in _ITEM_FIELDS}
+    return UnitResult(rows=(SourceRows(**columns, recorded_at=[datetime.now(timezone.utc)] * len(payload.items)),))
+
+
+def record_sources(root: DatasetRoot, items: list[SourceItem], runner: RunnerConfig) -> RunStats:
     """Record `items` (merged with what is recorded for their videos). Raises SplitConflict, naming every
     video at fault, before writing anything."""
     new_by_video: dict[str, list[SourceItem]] = defaultdict(list)
@@ -64,7 +71,7 @@ def record_sources(client: Client, root: DatasetRoot, items: list[SourceItem], r
             conflicts.append(f"{video_id} was harvested in split {harvested_split[video_id]!r} before this list "
                              f"put it in {split!r}")
             continue
-        units.append({"unit_id": video_id, "items": merged})
+        units.append(SourcesPayload(unit_id=video_id, items=tuple(merged)))
         if video_id in recorded and merged != sorted(recorded[video_id], key=lambda i: i.source_id):
             redo.add(video_id)
     if conflicts:
@@ -72,9 +79,9 @@ def record_sources(client: Client, root: DatasetRoot, items: list[SourceItem], r
         more = f"\n  ... and {len(conflicts) - 20} more" if len(conflicts) > 20 else ""
         raise SplitConflict(f"{len(conflicts)} videos would change split, which a video never does:\n  {shown}{more}\n"
                             f"Give split lists with the first harvest of their videos (or harvest into a new root).")
-    stage = Stage(name=SOURCES_STAGE, version=SOURCES_VERSION, outputs=(SOURCES,), work=record_unit, in_process=True)
-    return run_stage(client, root, stage, pd.DataFrame(units, columns=["unit_id", "items"]), runner,
-                     redo=frozenset(redo))
+    stage = Stage(name=SOURCES_STAGE, version=SOURCES_VERSION, outputs=(SOURCES,), work=record_unit)
+    # Rows of a list cost microseconds each: recorded here, not on workers.
+    return run_stage(InProcessScheduler(), root, stage, units, runner, redo=frozenset(redo))
 
 
 def official_splits(root: DatasetRoot) -> dict[str, str]:

@@ -7,6 +7,7 @@ import av
 import numpy as np
 import pandas as pd
 
+from manifests.joints import N_BODY_25
 from media.decode import DecodeConfig, open_stream
 from pseudolabel.draw import draw_people
 
@@ -30,7 +31,7 @@ def render_tracks(media_path: Path, fps: float, detections: pd.DataFrame, out_pa
             rows = by_frame.get(frame.index)
             people, ids = [], []
             if rows is not None:
-                people = [np.asarray(k, np.float32).reshape(25, 3) / [frame.scale, frame.scale, 1.0]
+                people = [np.asarray(k, np.float32).reshape(N_BODY_25, 3) / [frame.scale, frame.scale, 1.0]
                           for k in rows["keypoints"]]
                 ids = rows["track_id"].astype(int).tolist()
             drawn = draw_people(frame.rgb, people, ids=ids)

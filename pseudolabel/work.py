@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
 
 import numpy as np
 
-from manifests.joints import KEYPOINT_WIDTH
-from manifests.status import UnitResult
-from pseudolabel.backends import BackendSpec, PoseBackend
+from manifests.joints import KEYPOINT_WIDTH, N_BODY_25
+from manifests.rows import DetectionRows, ShotRows
+from manifests.status import UnitPayload, UnitResult
 from media.decode import DecodeConfig, open_stream
+from pseudolabel.backends import BackendSpec, PoseBackend
 from pseudolabel.shots import CutDetector, ShotConfig, restrict_shots, segment_frames
 
 
@@ -34,17 +34,59 @@ class PoseStageConfig:
         return f"1/{self.backend.name}[{options}]/fps={self.decode.fps or 'native'}"
 
 
-def pose_video(payload: Mapping[str, Any], backend: PoseBackend, config: PoseStageConfig) -> UnitResult:
-    """Rows of `shots` and `detections` for one video (payload: unit_id, media_path, and segments: the
-    [start_s, end_s) time ranges of the authors' clips in it, or None for the whole video). Frames outside
-    the segments are decoded (for cut detection) but never posed, and shots are cut to the segments."""
-    video_id = payload["unit_id"]
-    info, frames = open_stream(Path(payload["media_path"]), config.decode)
-    segments_s = payload.get("segments")
-    segments = segment_frames(list(segments_s), info.fps) if segments_s is not None and len(segments_s) else None
+@dataclass(frozen=True)
+class PosePayload(UnitPayload):
+    """One video to pose (unit_id: its video id): the absolute path of its file."""
+
+    media_path: str
+    # [start_s, end_s) time ranges of the authors' clips in the video (VLOG's); None: the whole video
+    segments: tuple[tuple[float, float], ...] | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class VideoPose:
+    """The shots and 2D poses of one video, at the decoded frame rate `fps`.
+
+    shots: (start_frame, end_frame) of each shot, end exclusive; n_frames: frames decoded.
+    frames: (N,) int64 frame of each detection; keypoints: (N, 25, 3) float32 BODY_25 (x_px, y_px,
+    confidence) in original-frame pixels, people in the backend's order within a frame.
+    """
+
+    fps: float
+    n_frames: int
+    shots: list[tuple[int, int]]
+    frames: np.ndarray
+    keypoints: np.ndarray
+    backend: str
+    backend_version: str
+
+    @property
+    def shot_starts(self) -> np.ndarray:
+        return np.sort(np.array([start for start, _ in self.shots], dtype=np.int64))
+
+    def unit_result(self, video_id: str) -> UnitResult:
+        """The pose stage's rows of `shots` and `detections` for this video, and its counters."""
+        n, n_shots = len(self.frames), len(self.shots)
+        shots = ShotRows(video_id=[video_id] * n_shots, shot=list(range(n_shots)),
+                         start_frame=[a for a, _ in self.shots], end_frame=[b for _, b in self.shots],
+                         fps=[self.fps] * n_shots)
+        detections = DetectionRows(video_id=[video_id] * n, frame=self.frames, person=_person_index(self.frames.tolist()),
+                                   keypoints=self.keypoints.reshape(n, KEYPOINT_WIDTH), backend=[self.backend] * n,
+                                   backend_version=[self.backend_version] * n)
+        return UnitResult(rows=(shots, detections),
+                          counters={"frames": self.n_frames, "detections": n, "shot_cuts": n_shots - 1})
+
+
+def pose_video(media_path: Path, backend: PoseBackend, config: PoseStageConfig,
+               segments_s: tuple[tuple[float, float], ...] | None = None) -> VideoPose:
+    """Shot cuts and 2D poses of one video file, decoded once for both. With `segments_s` (the
+    [start_s, end_s) ranges of the authors' clips in it), frames outside them are decoded (for cut
+    detection) but never posed, and shots are cut to the segments."""
+    info, frames = open_stream(media_path, config.decode)
+    segments = segment_frames(list(segments_s), info.fps) if segments_s else None
     wanted = np.zeros(0, bool)
     if segments is not None:
-        wanted = np.zeros(max(end for _, end in segments), bool)
+        wanted = np.zeros(max((end for _, end in segments), default=0), bool)
         for start, end in segments:
             wanted[start:end] = True
     cuts = CutDetector(config.shots)
@@ -77,19 +119,10 @@ def pose_video(payload: Mapping[str, Any], backend: PoseBackend, config: PoseSta
     shots = cuts.shots(n_frames)
     if segments is not None:
         shots = restrict_shots(shots, segments)
-    person = _person_index(frame_ids)
-    keypoints = np.stack(people).reshape(-1, KEYPOINT_WIDTH) if people else np.zeros((0, KEYPOINT_WIDTH), np.float32)
-    n = len(frame_ids)
-    return UnitResult(
-        tables={
-            "shots": {"video_id": [video_id] * len(shots), "shot": list(range(len(shots))),
-                      "start_frame": [a for a, _ in shots], "end_frame": [b for _, b in shots],
-                      "fps": [info.fps] * len(shots)},
-            "detections": {"video_id": [video_id] * n, "frame": frame_ids, "person": person, "keypoints": keypoints,
-                           "backend": [backend.name] * n, "backend_version": [backend.version] * n},
-        },
-        counters={"frames": n_frames, "detections": n, "shot_cuts": len(shots) - 1},
-    )
+    keypoints = np.stack(people) if people else np.zeros((0, N_BODY_25, 3), np.float32)
+    return VideoPose(fps=info.fps, n_frames=n_frames, shots=shots,
+                     frames=np.asarray(frame_ids, dtype=np.int64), keypoints=keypoints.reshape(-1, N_BODY_25, 3),
+                     backend=backend.name, backend_version=backend.version)
 
 
 def _person_index(frame_ids: list[int]) -> list[int]:
@@ -102,6 +135,6 @@ def _person_index(frame_ids: list[int]) -> list[int]:
     return person
 
 
-def pose_unit(payload: Mapping[str, Any], context: PoseBackend, config: PoseStageConfig) -> UnitResult:
+def pose_unit(payload: PosePayload, context: PoseBackend, config: PoseStageConfig) -> UnitResult:
     """The runner's entry point: the context is the worker's backend, built once."""
-    return pose_video(payload, context, config)
+    return pose_video(Path(payload.media_path), context, config, payload.segments).unit_result(payload.unit_id)

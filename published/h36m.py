@@ -14,14 +14,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from manifests.joints import N_LSP, convert_joints, HMMR_25
-from manifests.status import UnitResult
+from manifests.status import UnitPayload, UnitResult
 from published.media import describe_media, link_media, video_id_of
 from published.tubes import AnnotatedPerson, in_layouts, sequence_tables
+from manifests.errors import InputError
 
 # The 32 joints of Human3.6M's pose files, named in our vocabulary where they are body joints.
 H36M_32: tuple[str, ...] = (
@@ -43,7 +44,7 @@ NATIVE_FPS = 50.0
 FRAME_STEP = 2  # 50 -> 25 fps
 
 
-class H36MError(ValueError):
+class H36MError(InputError, ValueError):
     """A Human3.6M file that is not as the release ships it."""
 
 
@@ -114,17 +115,26 @@ def h36m_person(pose_2d: np.ndarray, pose_3d_mm: np.ndarray, source: str) -> Ann
                            joints_3d=joints_3d.astype(np.float32))
 
 
-def h36m_unit(payload: Mapping[str, Any], context: Any, root: str) -> UnitResult:
-    """Import one (subject, action, camera): its video linked under media/, one tube with 2D and 3D.
+@dataclass(frozen=True)
+class H36MPayload(UnitPayload):
+    """One (subject, action, camera) to import (unit_id: its video id): the dataset and split it joins, its
+    D2_Positions and D3_Positions_mono files and its video."""
 
-    payload: unit_id (the video id), dataset, split, pose_2d, pose_3d, video.
-    """
-    video_id, pose_2d_path, pose_3d_path = payload["unit_id"], Path(payload["pose_2d"]), Path(payload["pose_3d"])
+    dataset: str
+    split: str
+    pose_2d: str
+    pose_3d: str
+    video: str
+
+
+def h36m_unit(payload: H36MPayload, context: Any, root: str) -> UnitResult:
+    """Import one (subject, action, camera): its video linked under media/, one tube with 2D and 3D."""
+    video_id, pose_2d_path, pose_3d_path = payload.unit_id, Path(payload.pose_2d), Path(payload.pose_3d)
     pose_2d, pose_3d = read_h36m_poses(pose_2d_path, 2), read_h36m_poses(pose_3d_path, 3)
     if len(pose_2d) != len(pose_3d):
         raise H36MError(f"{pose_2d_path.name}: {len(pose_2d)} frames in D2_Positions but {len(pose_3d)} in D3_Positions_mono")
-    media = link_media(Path(payload["video"]), Path(root) / "media" / f"{video_id}.mp4")
-    video = describe_media(Path(root), media, video_id, payload["dataset"], payload["split"], str(payload["video"]),
+    media = link_media(Path(payload.video), Path(root) / "media" / f"{video_id}.mp4")
+    video = describe_media(Path(root), media, video_id, payload.dataset, payload.split, payload.video,
                            title=f"Human3.6M {pose_3d_path.parents[2].name} {pose_3d_path.stem}")
     fps = video.probe.fps / FRAME_STEP
     step = slice(None, None, FRAME_STEP)
@@ -133,4 +143,4 @@ def h36m_unit(payload: Mapping[str, Any], context: Any, root: str) -> UnitResult
     person = h36m_person(pose_2d[step][:n_frames], pose_3d[step][:n_frames],
                          source=f"h36m {pose_3d_path.parents[2].name}/{pose_3d_path.parent.name}/{pose_3d_path.name}")
     tables = sequence_tables(video.row(), fps, [person], n_frames)
-    return UnitResult(tables=tables, counters={"frames": float(n_frames), "tubes": float(len(tables["tubes"]["tube_id"]))})
+    return tables.unit_result(n_frames)

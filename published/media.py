@@ -9,7 +9,6 @@ pixels the published numbers were measured on). MP4 keeps each frame's time as a
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -22,10 +21,12 @@ import av
 from PIL import Image
 
 from manifests.atomic import TEMP_PREFIX, atomic_write, fsync_dir
+from media.fingerprint import file_sha256
 from media.probe import VideoProbe, probe_video
+from manifests.errors import InputError
 
 
-class FramesError(ValueError):
+class FramesError(InputError, ValueError):
     """Frames that cannot make one video (unreadable, or not all the same size)."""
 
 
@@ -79,15 +80,6 @@ def link_media(source: Path, out: Path) -> Path:
 def video_id_of(dataset: str, *parts: str) -> str:
     """`<dataset>-<part>-<part>...` with every character outside [A-Za-z0-9_-] made `_` (ids name files)."""
     return re.sub(r"[^A-Za-z0-9_-]", "_", "-".join((dataset, *parts)))
-
-
-def file_sha256(path: Path, chunk_bytes: int = 2**20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as source:
-        for block in iter(lambda: source.read(chunk_bytes), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
 
 @dataclass(frozen=True)
 class ImportedVideo:

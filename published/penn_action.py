@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
-from manifests.status import UnitResult
+from manifests.status import UnitPayload, UnitResult
 from published.media import describe_media, remux_jpegs
 from published.tubes import AnnotatedPerson, binary_visibility, in_layouts, sequence_tables
+from manifests.errors import InputError
 
 # Penn Action's 13 joints in its label order, named as the released HMMR reader (read_upenn.py) reads
 # them: the first of each pair is the right side. (The dataset's README lists the left side first;
@@ -31,7 +32,7 @@ DEFAULT_FPS = 30.0  # the release does not say; its clips are from 30 fps video
 LABEL_KEYS = ("x", "y", "visibility", "nframes", "train")
 
 
-class PennActionError(ValueError):
+class PennActionError(InputError, ValueError):
     """A Penn Action file that is not as the release ships it."""
 
 
@@ -90,22 +91,31 @@ def list_penn_sequences(source: Path) -> list[PennSequence]:
             for p, is_train in zip(label_paths, train_flags)]
 
 
-def penn_unit(payload: Mapping[str, Any], context: Any, root: str, fps: float) -> UnitResult:
-    """Import one clip: its frames as a video under media/, one tube and its 2D targets.
+@dataclass(frozen=True)
+class PennPayload(UnitPayload):
+    """One clip to import (unit_id: its video id): the dataset and split it joins, its name, label file and
+    frames folder."""
 
-    payload: unit_id (the video id), dataset, split, name, label_path, frames_dir.
-    """
-    video_id, label_path, frames_dir = payload["unit_id"], Path(payload["label_path"]), Path(payload["frames_dir"])
+    dataset: str
+    split: str
+    name: str
+    label_path: str
+    frames_dir: str
+
+
+def penn_unit(payload: PennPayload, context: Any, root: str, fps: float) -> UnitResult:
+    """Import one clip: its frames as a video under media/, one tube and its 2D targets."""
+    video_id, label_path, frames_dir = payload.unit_id, Path(payload.label_path), Path(payload.frames_dir)
     labels = read_penn_labels(label_path)
     frames = sorted(frames_dir.glob("*.jpg"))
     n_labelled = len(labels.keypoints)
     if len(frames) < n_labelled:
         raise PennActionError(f"{frames_dir}: {len(frames)} frames, but {label_path.name} labels {n_labelled}")
     media = remux_jpegs(frames[:n_labelled], Path(root) / "media" / f"{video_id}.mp4", fps)
-    video = describe_media(Path(root), media, video_id, payload["dataset"], payload["split"], str(frames_dir),
-                           title=f"Penn Action {payload['name']}")
+    video = describe_media(Path(root), media, video_id, payload.dataset, payload.split, str(frames_dir),
+                           title=f"Penn Action {payload.name}")
     training, body25 = in_layouts(labels.keypoints, PENN_ACTION_13)
     person = AnnotatedPerson(track_id=0, training_keypoints=training, body25_keypoints=body25,
                              source=f"penn_action labels/{label_path.name}")
     tables = sequence_tables(video.row(), fps, [person], n_labelled)
-    return UnitResult(tables=tables, counters={"frames": float(n_labelled), "tubes": float(len(tables["tubes"]["tube_id"]))})
+    return tables.unit_result(n_labelled)

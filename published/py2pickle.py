@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from manifests.errors import InputError
 
 
-class PickleFormatError(ValueError):
+class PickleFormatError(InputError, ValueError):
     """A pickle that is not plain data and numpy arrays, or not readable at all."""
 
 

@@ -16,15 +16,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from manifests.joints import N_LSP
-from manifests.status import UnitResult
+from manifests.status import UnitPayload, UnitResult
 from published.media import describe_media, remux_jpegs
 from published.py2pickle import load_py2_pickle
 from published.tubes import AnnotatedPerson, binary_visibility, in_layouts, sequence_tables
+from manifests.errors import InputError
 
 # OpenPose's COCO-18 order, which 3DPW's poses2d use.
 COCO_18: tuple[str, ...] = (
@@ -40,7 +41,7 @@ PER_PERSON_KEYS = ("poses", "betas", "trans", "poses2d", "campose_valid", "gende
 REQUIRED_KEYS = (*PER_PERSON_KEYS, "cam_poses", "img_frame_ids")
 
 
-class ThreeDPWError(ValueError):
+class ThreeDPWError(InputError, ValueError):
     """A 3DPW file that is not as the release ships it."""
 
 
@@ -182,21 +183,30 @@ def threedpw_person(person: ThreeDPWPerson, track_id: int, cam_poses: np.ndarray
                            shape=person.betas.astype(np.float32), source=f"{source} person {track_id} ({person.gender} SMPL)")
 
 
-def threedpw_unit(payload: Mapping[str, Any], context: GenderedBodies, root: str) -> UnitResult:
-    """Import one sequence: its images as a video, and a tube with 2D, 3D and SMPL targets per person.
+@dataclass(frozen=True)
+class ThreeDPWPayload(UnitPayload):
+    """One sequence to import (unit_id: its video id): the dataset and split it joins, its name, its
+    sequence pickle and its images folder."""
 
-    payload: unit_id (the video id), dataset, split, name, pkl_path, images_dir.
-    """
-    video_id, pkl_path, images_dir = payload["unit_id"], Path(payload["pkl_path"]), Path(payload["images_dir"])
+    dataset: str
+    split: str
+    name: str
+    pkl_path: str
+    images_dir: str
+
+
+def threedpw_unit(payload: ThreeDPWPayload, context: GenderedBodies, root: str) -> UnitResult:
+    """Import one sequence: its images as a video, and a tube with 2D, 3D and SMPL targets per person."""
+    video_id, pkl_path, images_dir = payload.unit_id, Path(payload.pkl_path), Path(payload.images_dir)
     annotations = read_3dpw_sequence(pkl_path)
     frames = [images_dir / f"image_{i:05d}.jpg" for i in annotations.frame_ids]
     absent = [f for f in frames if not f.is_file()]
     if absent:
         raise ThreeDPWError(f"{pkl_path.name} names {len(absent)} images that {images_dir} lacks (e.g. {absent[0].name})")
     media = remux_jpegs(frames, Path(root) / "media" / f"{video_id}.mp4", FPS)
-    video = describe_media(Path(root), media, video_id, payload["dataset"], payload["split"], str(images_dir),
-                           title=f"3DPW {payload['name']}")
+    video = describe_media(Path(root), media, video_id, payload.dataset, payload.split, str(images_dir),
+                           title=f"3DPW {payload.name}")
     source = f"3dpw sequenceFiles/{pkl_path.parent.name}/{pkl_path.name}"
     people = [threedpw_person(p, i, annotations.cam_poses, context, source) for i, p in enumerate(annotations.people)]
     tables = sequence_tables(video.row(), FPS, people, len(frames))
-    return UnitResult(tables=tables, counters={"frames": float(len(frames)), "tubes": float(len(tables["tubes"]["tube_id"]))})
+    return tables.unit_result(len(frames))

@@ -14,6 +14,8 @@ import numpy as np
 
 from manifests import tube_id_of
 from manifests.joints import BODY_25, HMMR_25, N_LSP, convert_joints
+from manifests.rows import TargetRows, TubeRows, VideoRows
+from manifests.status import UnitResult
 from tracking.tubes import TubeConfig, smooth_boxes
 
 
@@ -103,13 +105,26 @@ def person_rows(video_id: str, dataset: str, split: str, fps: float, person: Ann
     return tube, target
 
 
-def sequence_tables(video_row: dict, fps: float, people: list[AnnotatedPerson], n_video_frames: int) -> dict:
+def sequence_tables(video_row: dict, fps: float, people: list[AnnotatedPerson], n_video_frames: int) -> SequenceRows:
     """The `videos`, `tubes` and `targets` rows of one imported sequence (a unit of the import stage)."""
     video_id, dataset, split = video_row["video_id"][0], video_row["dataset"][0], video_row["split"][0]
     rows = [r for p in people if (r := person_rows(video_id, dataset, split, fps, p, n_video_frames)) is not None]
     tubes = {key: [tube[key] for tube, _ in rows] for key in (rows[0][0] if rows else _TUBE_COLUMNS)}
     targets = {key: [target[key] for _, target in rows] for key in (rows[0][1] if rows else _TARGET_COLUMNS)}
-    return {"videos": video_row, "tubes": tubes, "targets": targets}
+    return SequenceRows(VideoRows(**video_row), TubeRows(**tubes), TargetRows(**targets))
+
+
+@dataclass(frozen=True)
+class SequenceRows:
+    """One imported sequence's rows of `videos`, `tubes` and `targets`."""
+
+    video: VideoRows
+    tubes: TubeRows
+    targets: TargetRows
+
+    def unit_result(self, frames: int) -> UnitResult:
+        return UnitResult(rows=(self.video, self.tubes, self.targets),
+                          counters={"frames": float(frames), "tubes": float(self.tubes.n_rows)})
 
 
 _TUBE_COLUMNS = ("tube_id", "video_id", "dataset", "split", "track_id", "shot", "start_frame", "end_frame", "n_frames",

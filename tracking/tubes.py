@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import gaussian_filter1d, median_filter
 
-from manifests.joints import BODY_25, FACE_AND_SHOULDERS, joint_indices
+from manifests.joints import BODY_25, FACE_AND_SHOULDERS, N_BODY_25, joint_indices
+from manifests.tables import CROP_PX
 from tracking.similarity import boxes_of
 
 _FACE_AND_SHOULDERS = joint_indices(BODY_25, FACE_AND_SHOULDERS)
@@ -38,14 +39,14 @@ class TubeConfig:
     max_face_only_share: float = 0.5  # drop tracks whose frames are mostly face-and-shoulders only
     min_confidence: float = 0.1
     person_px: float = 150.0
-    crop_px: int = 224
+    crop_px: int = CROP_PX
     smooth_sigma_frames: float = 3.0
     box_extent: str = "diagonal"  # or "longest_side" of the visible joints' box
     box_median_frames: int = 11
 
     def __post_init__(self) -> None:
-        if not 0 <= self.stop_visible < self.start_visible <= len(BODY_25):
-            raise ValueError(f"TubeConfig needs 0 <= stop_visible < start_visible <= 25, got {self}")
+        if not 0 <= self.stop_visible < self.start_visible <= N_BODY_25:
+            raise ValueError(f"TubeConfig needs 0 <= stop_visible < start_visible <= {N_BODY_25}, got {self}")
         if not 1 <= self.min_frames <= self.max_frames:
             raise ValueError(f"TubeConfig needs 1 <= min_frames <= max_frames, got {self.min_frames}, {self.max_frames}")
         if self.median_window < 1 or self.median_window % 2 == 0:

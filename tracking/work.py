@@ -4,13 +4,15 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from manifests import DETECTIONS, SHOTS, TRACKS, tube_id_of
+from manifests.joints import N_BODY_25
+from manifests.rows import TrackRows, TubeRows
+from manifests.status import UnitPayload, UnitResult
 from manifests.store import read_part
-from manifests.status import UnitResult
 from tracking.link import TrackerConfig, link_tracks
 from tracking.tubes import Tube, TubeConfig, cut_tubes
 
@@ -42,23 +44,32 @@ def given_track_ids(tracks: Any, frames: np.ndarray, persons: np.ndarray) -> np.
         raise ValueError(f"detection (frame, person) {e.args[0]} has no imported track row") from e
 
 
-def track_video(payload: Mapping[str, Any], context: Any, config: TrackingConfig) -> UnitResult:
-    """Rows of `tracks` and `tubes` for one posed video.
+@dataclass(frozen=True)
+class TrackingPayload(UnitPayload):
+    """One posed video to track (unit_id: its video id): the dataset and split its tubes inherit, and the
+    part files holding its live detections and shots (a worker reads one part, not the pose stage's whole
+    status table)."""
 
-    payload: unit_id (the video), dataset, split, and detections_part / shots_part: the part files
-    holding its live pose rows; tracks_part: for imported tracks (the authors'), the part holding them:
-    their track ids are kept and only cut into tubes.
-    """
-    video_id = payload["unit_id"]
-    detections = read_part(DETECTIONS, Path(payload["detections_part"]), [video_id], ["frame", "person", "keypoints"])
-    shots = read_part(SHOTS, Path(payload["shots_part"]), [video_id], ["shot", "start_frame", "fps"]).to_pandas()
+    dataset: str
+    split: str
+    detections_part: str
+    shots_part: str
+    # For tracks imported from the authors: the part holding them; their track ids are kept and only cut
+    # into tubes. None: link our own tracks.
+    tracks_part: str | None = None
+
+
+def track_video(payload: TrackingPayload, context: Any, config: TrackingConfig) -> UnitResult:
+    """Rows of `tracks` and `tubes` for one posed video."""
+    video_id = payload.unit_id
+    detections = read_part(DETECTIONS, Path(payload.detections_part), [video_id], ["frame", "person", "keypoints"])
+    shots = read_part(SHOTS, Path(payload.shots_part), [video_id], ["shot", "start_frame", "fps"]).to_pandas()
     frames = detections["frame"].to_numpy()
-    keypoints = (detections["keypoints"].combine_chunks().flatten().to_numpy().reshape(-1, 25, 3)
-                 if len(detections) else np.zeros((0, 25, 3), np.float32))
+    keypoints = (detections["keypoints"].combine_chunks().flatten().to_numpy().reshape(-1, N_BODY_25, 3)
+                 if len(detections) else np.zeros((0, N_BODY_25, 3), np.float32))
     shot_starts = np.sort(shots["start_frame"].to_numpy()) if len(shots) else np.array([0])
-    tracks_part = payload.get("tracks_part")
-    if isinstance(tracks_part, str):
-        track_ids = given_track_ids(read_part(TRACKS, Path(tracks_part), [video_id], ["frame", "person", "track_id"]),
+    if payload.tracks_part is not None:
+        track_ids = given_track_ids(read_part(TRACKS, Path(payload.tracks_part), [video_id], ["frame", "person", "track_id"]),
                                     frames, detections["person"].to_numpy())
         tubes, dropped = cut_tubes(frames, keypoints, track_ids, config.tubes)
     else:
@@ -70,20 +81,16 @@ def track_video(payload: Mapping[str, Any], context: Any, config: TrackingConfig
     counters.update({"tracks": float(len(np.unique(track_ids))), "tubes": float(len(tubes)),
                      "tube_frames": float(sum(t.n_frames for t in tubes))})
     shot_of_tube = [int(np.searchsorted(shot_starts, t.start_frame, side="right") - 1) for t in tubes]
-    return UnitResult(
-        tables={
-            "tracks": {"video_id": [video_id] * n, "frame": frames, "person": detections["person"].to_numpy(),
-                       "track_id": track_ids, "shot": shot_of.astype(np.int32)},
-            "tubes": {
-                "tube_id": [tube_id_of(video_id, t.track_id, t.start_frame) for t in tubes],
-                "video_id": [video_id] * len(tubes), "dataset": [payload["dataset"]] * len(tubes),
-                "split": [payload["split"]] * len(tubes), "track_id": [t.track_id for t in tubes],
-                "shot": shot_of_tube, "start_frame": [t.start_frame for t in tubes],
-                "end_frame": [t.end_frame for t in tubes], "n_frames": [t.n_frames for t in tubes],
-                "fps": [fps] * len(tubes), "keypoints": [t.keypoints.reshape(t.n_frames, -1) for t in tubes],
-                "bbox": [t.bbox for t in tubes], "mean_confidence": [t.mean_confidence for t in tubes],
-                "mean_visible_joints": [t.mean_visible_joints for t in tubes],
-            },
-        },
-        counters=counters,
+    tracks = TrackRows(video_id=[video_id] * n, frame=frames, person=detections["person"].to_numpy(),
+                       track_id=track_ids, shot=shot_of.astype(np.int32))
+    tube_rows = TubeRows(
+        tube_id=[tube_id_of(video_id, t.track_id, t.start_frame) for t in tubes],
+        video_id=[video_id] * len(tubes), dataset=[payload.dataset] * len(tubes),
+        split=[payload.split] * len(tubes), track_id=[t.track_id for t in tubes],
+        shot=shot_of_tube, start_frame=[t.start_frame for t in tubes],
+        end_frame=[t.end_frame for t in tubes], n_frames=[t.n_frames for t in tubes],
+        fps=[fps] * len(tubes), keypoints=[t.keypoints.reshape(t.n_frames, -1) for t in tubes],
+        bbox=[t.bbox for t in tubes], mean_confidence=[t.mean_confidence for t in tubes],
+        mean_visible_joints=[t.mean_visible_joints for t in tubes],
     )
+    return UnitResult(rows=(tracks, tube_rows), counters=counters)

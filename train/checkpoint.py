@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from manifests.atomic import write_atomic
+from manifests.errors import InputError
 from train.config import TrainConfig, config_from_plain, config_to_plain, model_config_from_plain
 from train.model import HMMR, ModelConfig
 
@@ -25,7 +26,7 @@ FORMAT_VERSION = 1  # bump when the layout below changes
 RELEASED_FORMAT = "hmmr.released_hmmr"  # checkpoints/hmmr.py's converted release
 
 
-class CheckpointError(ValueError):
+class CheckpointError(InputError, ValueError):
     """A file that is not a checkpoint this version of hmmr wrote (or that would run code)."""
 
 

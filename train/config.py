@@ -13,6 +13,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+from manifests.errors import ConfigError
 from train.losses import ObjectiveConfig
 from train.mixing import MixConfig
 from train.model import ModelConfig
@@ -83,10 +84,6 @@ class TrainConfig:
 
 # What a resumed run must share with the checkpoint it continues: the model and the data it sees.
 RESUME_MUST_MATCH = ("model", "datasets", "mix", "window", "batch_size", "augment", "seed")
-
-
-class ConfigError(ValueError):
-    """A stored configuration that does not decode into this version's TrainConfig."""
 
 
 def config_to_plain(config: Any) -> dict[str, Any]:

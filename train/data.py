@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 
 from manifests import FEATURES, TARGETS, TUBES, DatasetRoot, read_table
+from manifests.errors import InputError
 from manifests.joints import BODY_25, HMMR_25, N_BODY_25, N_LSP, convert_joints
 from train.augment import mirror_windows
 from train.losses import Batch
@@ -24,7 +25,7 @@ from train.params import N_POSE, N_SHAPE
 CROP_HALF_PX = 112.0  # a 224 crop; keypoints become (pixel in crop / 112) - 1, i.e. [-1, 1]
 
 
-class DataError(ValueError):
+class DataError(InputError, ValueError):
     """The manifests do not hold what training was asked to use."""
 
 

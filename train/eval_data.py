@@ -16,11 +16,12 @@ import pyarrow.compute as pc
 
 from manifests import FEATURES, TARGETS, TUBES, DatasetRoot, read_arrow, read_table
 from manifests.joints import BODY_25, HMMR_25, N_LSP, convert_joints
+from manifests.errors import InputError
 
 VISIBLE_CONFIDENCE = 0.1  # a BODY_25 detection counts as visible above this (the released code's OpenPose rule)
 
 
-class EvalDataError(ValueError):
+class EvalDataError(InputError, ValueError):
     """The manifests do not hold what evaluation was asked to use."""
 
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
 
 import numpy as np
-import pandas as pd
 import torch
 from PIL import Image
 
-from manifests import FEATURES, TUBES
-from manifests.status import UnitResult
+from manifests import TUBES
+from manifests.rows import FeatureRows
+from manifests.status import UnitPayload, UnitResult
 from manifests.store import read_part
 from manifests.tables import FEATURE_DIM
 from media.decode import DecodeConfig, open_stream
@@ -182,10 +181,20 @@ def video_features(media_path: str, fps: float, tubes: list[TubeBoxes], extract:
     return out
 
 
-def features_unit(payload: Mapping[str, Any], context: FeatureExtractor, config: FeatureConfig) -> UnitResult:
-    """The runner's entry point for one video (payload: unit_id, media_path, tubes_part, tubes_flush)."""
-    video_id = payload["unit_id"]
-    tubes = read_part(TUBES, Path(payload["tubes_part"]), [video_id], ["tube_id", "start_frame", "fps", "bbox"])
+@dataclass(frozen=True)
+class FeaturesPayload(UnitPayload):
+    """One tracked video (unit_id: its video id): its file, and the tracking commit holding its live tubes
+    (`tubes_part`, the part file; `tubes_flush`, its flush id, recorded with the features)."""
+
+    media_path: str
+    tubes_part: str
+    tubes_flush: str
+
+
+def features_unit(payload: FeaturesPayload, context: FeatureExtractor, config: FeatureConfig) -> UnitResult:
+    """The runner's entry point for one video: the features of all its tubes, in every view."""
+    video_id = payload.unit_id
+    tubes = read_part(TUBES, Path(payload.tubes_part), [video_id], ["tube_id", "start_frame", "fps", "bbox"])
     tubes = tubes.to_pandas()
     boxes = []
     for row in tubes.itertuples():
@@ -193,11 +202,16 @@ def features_unit(payload: Mapping[str, Any], context: FeatureExtractor, config:
                  for view in range(1 + config.jitter.views)]
         boxes.append(TubeBoxes(int(row.start_frame), np.stack([b for b, _ in views]), np.array([f for _, f in views])))
     fps = float(tubes["fps"].iloc[0]) if len(tubes) else 0.0
-    features = video_features(payload["media_path"], fps, boxes, context) if len(tubes) else []
-    rows = [dict(tube_id=tube_id, video_id=video_id, view=view, n_frames=tube.n_frames, bbox=tube.boxes[view],
-                 flipped=bool(tube.flipped[view]), features=vectors, extractor=context.name,
-                 extractor_version=context.version,
-                 tubes_flush=payload["tubes_flush"])
-            for tube_id, tube, views in zip(tubes["tube_id"], boxes, features) for view, vectors in enumerate(views)]
-    return UnitResult(tables={"features": pd.DataFrame(rows, columns=FEATURES.schema.names)},
+    features = video_features(payload.media_path, fps, boxes, context) if len(tubes) else []
+    # One row per (tube, view), tubes in their part's order, views in order.
+    cells = [(tube_id, view, tube, vectors)
+             for tube_id, tube, views in zip(tubes["tube_id"], boxes, features) for view, vectors in enumerate(views)]
+    n = len(cells)
+    rows = FeatureRows(tube_id=[tube_id for tube_id, _, _, _ in cells], video_id=[video_id] * n,
+                       view=[view for _, view, _, _ in cells], n_frames=[tube.n_frames for _, _, tube, _ in cells],
+                       bbox=[tube.boxes[view] for _, view, tube, _ in cells],
+                       flipped=[bool(tube.flipped[view]) for _, view, tube, _ in cells],
+                       features=[vectors for _, _, _, vectors in cells], extractor=[context.name] * n,
+                       extractor_version=[context.version] * n, tubes_flush=[payload.tubes_flush] * n)
+    return UnitResult(rows=(rows,),
                       counters={"tubes": float(len(boxes)), "crops": float(sum(b.boxes.shape[0] * b.n_frames for b in boxes))})

@@ -22,6 +22,7 @@ import torch.distributed as dist
 from manifests import DatasetRoot
 from manifests.joints import N_LSP
 from manifests.atomic import write_json_atomic
+from manifests.errors import InputError
 from train.body import BodyModel, find_mean_params
 from train.camera import project
 from train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
@@ -43,7 +44,7 @@ class NonFiniteLoss(FloatingPointError):
     """A loss became NaN or infinite; raised before the optimiser step, with every loss named."""
 
 
-class ResumeMismatch(ValueError):
+class ResumeMismatch(InputError, ValueError):
     """--resume with a model or data configuration other than the checkpoint's."""
 
 

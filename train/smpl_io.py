@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from manifests.errors import InputError
 
 REQUIRED_KEYS = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table", "f")
 COCOPLUS_REGRESSOR = "cocoplus_regressor"  # the released code's key (src/tf_smpl/batch_smpl.py)
@@ -42,7 +43,7 @@ _ALLOWED_GLOBALS = frozenset({
 })
 
 
-class SMPLFormatError(ValueError):
+class SMPLFormatError(InputError, ValueError):
     """A file that is not an SMPL model (or mean-parameter file) as the official releases ship it."""
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from pipelines.cli.common import (cluster_config, cluster_options, dataset_root, friendly_errors, report, root_option,
+from pipelines.cli.common import (cluster_config, cluster_options, dataset_root, exit_codes, report, root_option,
                                   runner_config, runner_options, setup_logging)
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
@@ -17,7 +17,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
 @root_option
 @cluster_options
 @runner_options
-@friendly_errors
+@exit_codes
 def import_tracks_command(tracks_dir, root, address, n_workers, threads_per_worker, retry_failed, limit, lock_wait,
                           flush_every, no_progress, verbose):
     """Import InstaVariety_tracks/<tag>/<video>/<track>/*.json as the detections and tracks of their videos.
@@ -56,7 +56,7 @@ def import_tracks_command(tracks_dir, root, address, n_workers, threads_per_work
               help="Name under which image/phis enter the features table.")
 @cluster_options
 @runner_options
-@friendly_errors
+@exit_codes
 def import_tfrecords_command(inputs, root, dataset, split, fps, extractor, address, n_workers, threads_per_worker,
                              retry_failed, limit, lock_wait, flush_every, no_progress, verbose):
     """Import the authors' tfrecords (files, or folders searched for *.tfrecord) as a dataset.
@@ -96,7 +96,7 @@ def export_main() -> None:
 @click.option("--tubes-per-file", default=50, show_default=True, help="Tubes per tfrecord file (the authors' 50).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("-v", "--verbose", is_flag=True, help="Log what it does.")
-@friendly_errors
+@exit_codes
 def export_tfrecords_command(out_dir, root, datasets, splits, views, tubes_per_file, no_progress, verbose):
     """Write tubes as OUT_DIR/<dataset>/<split>/<dataset>_NN_copyKK.tfrecord, the layout of the authors'
     training tfrecords with precomputed features.

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from pipelines.cli.common import (cluster_config, cluster_options_with, dataset_root, friendly_errors, load_yaml_config,
+from pipelines.cli.common import (cluster_config, cluster_options_with, dataset_root, exit_codes, load_yaml_config,
                                   report, root_option, runner_config, runner_options, setup_logging)
 
 
@@ -30,7 +30,12 @@ from pipelines.cli.common import (cluster_config, cluster_options_with, dataset_
 @click.option("--max-per-tag", type=int, default=None, help="Newest entries per tag or list URL [default: 500].")
 @click.option("--min-duration", "min_duration_s", type=float, default=None, help="Seconds [default: 1].")
 @click.option("--max-duration", "max_duration_s", type=float, default=None, help="Seconds [default: 600].")
-@click.option("--max-filesize", "max_filesize_mb", type=float, default=None, help="MB [default: 500].")
+@click.option("--max-filesize", "max_filesize_mb", type=float, default=None,
+              help="MB, announced or counted as bytes arrive [default: 500].")
+@click.option("--download-timeout", "download_timeout_s", type=float, default=None,
+              help="Seconds one download may take in all, retries included [default: 900].")
+@click.option("--max-frame-pixels", type=int, default=None,
+              help="Refuse videos whose frames have more pixels (width x height) [default: 33177600, 8K UHD].")
 @click.option("--format", "format_", default=None,
               help="yt-dlp format selector [default: mp4 up to 720p, video-only where sharper: "
                    "'bv*[height<=720][ext=mp4]/b[height<=720]/bv*[height<=720]/b'].")
@@ -48,7 +53,7 @@ from pipelines.cli.common import (cluster_config, cluster_options_with, dataset_
 # (capped per site by --per-site); one thread per worker would leave the cores idle on real sites.
 @cluster_options_with(8, "LocalCluster threads per worker: downloads that may run at once on each.")
 @runner_options
-@friendly_errors
+@exit_codes
 def main(root, hashtags, urls, instavariety, split_lists, vlog_meta, dataset, config_file, address, n_workers, threads_per_worker, retry_failed, limit,
          lock_wait, flush_every, no_progress, verbose, format_, **harvest_flags):
     """Download the videos of hashtag pages (--hashtags) and URL lists (--urls) into ROOT.
@@ -73,7 +78,7 @@ def main(root, hashtags, urls, instavariety, split_lists, vlog_meta, dataset, co
     from harvest.ytdlp import HarvestConfig
     from pipelines.authors_lists import list_queries_and_sources
     from pipelines.cluster import connect
-    from pipelines.harvest import harvest
+    from pipelines.harvest import count_lines, harvest
 
     setup_logging(verbose)
     if not hashtags and not urls and not instavariety and not split_lists:
@@ -94,7 +99,15 @@ def main(root, hashtags, urls, instavariety, split_lists, vlog_meta, dataset, co
     with connect(cluster_config(address, n_workers, threads_per_worker)) as client:
         stats = harvest(client, root_path, queries, config,
                         runner_config(retry_failed, limit, lock_wait, flush_every, no_progress), sources=sources)
-    report(stats)
+    lines = count_lines(root_path, queries)
+    try:
+        report(stats)
+    finally:
+        click.echo(lines.summary())
+    if lines.without_row and not limit:
+        click.echo(f"{len(lines.without_row)} input lines got no status row: a bug, please report it with "
+                   "ROOT/runs/*/log", err=True)
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import logging
 
 import click
 
-from pipelines.cli.common import (cluster_config, cluster_options, dataset_root, friendly_errors, report, root_option,
+from pipelines.cli.common import (cluster_config, cluster_options, dataset_root, exit_codes, report, root_option,
                                   runner_config, runner_options, setup_logging)
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
@@ -46,7 +46,7 @@ def _run(kind: str, source: str, root: str, dataset: str, splits: tuple[str, ...
 @_common_options
 @click.option("--dataset", default="penn", show_default=True, help="Name of the dataset in the tables.")
 @click.option("--fps", default=30.0, show_default=True, help="Frame rate of the clips (the release does not say).")
-@friendly_errors
+@exit_codes
 def penn(source, root, splits, dataset, fps, **options):
     """Penn Action: 2,326 sports clips with 13 annotated 2D joints per frame.
 
@@ -66,7 +66,7 @@ def penn(source, root, splits, dataset, fps, **options):
 @click.option("--smpl-model-dir", type=click.Path(exists=True), default=None,
               help="Folder with the male and female SMPL models (SMPL_MALE.pkl / SMPL_FEMALE.pkl or the official "
                    "basicmodel_m/f files): the 3D joints come from them. Without it: no 3D joints, so no MPJPE.")
-@friendly_errors
+@exit_codes
 def threedpw(source, root, splits, dataset, smpl_model_dir, **options):
     """3DPW: 60 outdoor sequences with IMU-fitted SMPL bodies for one or two people.
 
@@ -89,7 +89,7 @@ def threedpw(source, root, splits, dataset, smpl_model_dir, **options):
 @click.option("--dataset", default="h36m", show_default=True, help="Name of the dataset in the tables.")
 @click.option("--test-camera", "test_cameras", multiple=True, default=("60457274",), show_default=True,
               help="Cameras of the test split (the paper evaluates one; repeatable).")
-@friendly_errors
+@exit_codes
 def h36m(source, root, splits, dataset, test_cameras, **options):
     """Human3.6M: motion capture of 7 subjects in 4 cameras, 3D joints and their 2D projections.
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from pipelines.cli.common import dataset_root, friendly_errors, pose_config, pose_options, root_option
+from pipelines.cli.common import BadInput, dataset_root, exit_codes, pose_config, pose_options, root_option
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -22,9 +22,9 @@ from pipelines.cli.common import dataset_root, friendly_errors, pose_config, pos
 @click.option("--feature-weights", type=click.Path(exists=True, dir_okay=False), default=None,
               help="A video: that encoder's weights (as `hmmr-train features --feature-weights`).")
 @pose_options
-@friendly_errors
+@exit_codes
 def main(video_or_tube, root, checkpoint, out, encoder, feature_weights, backend, openpose_model_folder,
-         openpose_python_path, net_resolution, tile_px, fps, max_side_px, batch_frames):
+         openpose_python_path, net_resolution, openpose_params, tile_px, fps, max_side_px, batch_frames):
     """Predict per-frame SMPL (camera, pose, shape) with the temporal encoder, and each frame's
     past/present/future pose from that frame alone (the hallucinator).
 
@@ -44,17 +44,17 @@ def main(video_or_tube, root, checkpoint, out, encoder, feature_weights, backend
     model = load_model(Path(checkpoint)).model
     if Path(video_or_tube).is_file():
         _predict_video(model, Path(video_or_tube), out, encoder, feature_weights,
-                       pose_config(backend, openpose_model_folder, openpose_python_path, net_resolution, tile_px, fps,
-                                   max_side_px, batch_frames, local=True))
+                       pose_config(backend, openpose_model_folder, openpose_python_path, net_resolution, openpose_params,
+                                   tile_px, fps, max_side_px, batch_frames, local=True))
         return
     looks_like_a_file = (any(sep in video_or_tube for sep in "/\\")
                          or (mimetypes.guess_type(video_or_tube)[0] or "").startswith("video/"))
     if looks_like_a_file:
-        raise click.ClickException(f"{video_or_tube}: no such video file (a tube id has no folder or extension)")
+        raise BadInput(f"{video_or_tube}: no such video file (a tube id has no folder or extension)")
     try:
         features = tube_features(dataset_root(root), video_or_tube)
-    except KeyError as e:
-        raise click.ClickException(str(e.args[0])) from e
+    except KeyError as e:  # the tube id the user gave has no features
+        raise BadInput(str(e.args[0])) from e
     arrays = predict_tube(model, features)
     target = Path(out or f"{video_or_tube}.npz")
     np.savez(target, **arrays)
@@ -65,14 +65,18 @@ def _predict_video(model, video: Path, out: str | None, encoder: str, feature_we
     import numpy as np
 
     from manifests import tube_id_of
+    from media.probe import VideoError
+    from pipelines.predict import VideoPredictConfig, predict_video
     from train.features import FeatureConfig, JitterConfig
-    from train.predict import VideoPredictConfig, predict_video
 
     config = VideoPredictConfig(pose=pose, features=FeatureConfig(encoder=encoder, weights=feature_weights,
-                                                                       jitter=JitterConfig(views=0)))
-    results = predict_video(model, video, config)
+                                                                  jitter=JitterConfig(views=0)))
+    try:
+        results = predict_video(model, video, config)
+    except VideoError as e:  # the file the user gave is no readable video
+        raise BadInput(str(e)) from e
     if not results:
-        raise click.ClickException(f"{video}: no tube found (no person tracked for {config.tracking.tubes.min_frames} "
+        raise BadInput(f"{video}: no tube found (no person tracked for {config.tracking.tubes.min_frames} "
                                    f"frames with enough joints seen); nothing to predict")
     folder = Path(out or f"{video.stem}_hmmr")
     folder.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from pipelines.cli.common import (cluster_config, cluster_options, dataset_root, friendly_errors, pose_config,
+from pipelines.cli.common import (BadInput, cluster_config, cluster_options, dataset_root, exit_codes, pose_config,
                                   pose_options, report, root_option, runner_config, runner_options, setup_logging)
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
@@ -26,10 +26,10 @@ def main() -> None:
 @click.option("--datasets", default="", help="Only videos of these datasets (comma-separated) [default: all].")
 @cluster_options
 @runner_options
-@friendly_errors
-def run(root, backend, openpose_model_folder, openpose_python_path, net_resolution, tile_px, fps, max_side_px,
-        batch_frames, datasets, address, n_workers, threads_per_worker, retry_failed, limit, lock_wait, flush_every,
-        no_progress, verbose):
+@exit_codes
+def run(root, backend, openpose_model_folder, openpose_python_path, net_resolution, openpose_params, tile_px, fps,
+        max_side_px, batch_frames, datasets, address, n_workers, threads_per_worker, retry_failed, limit, lock_wait,
+        flush_every, no_progress, verbose):
     """Pose, cut and track every harvested video of ROOT that is not done yet.
 
     Incremental: a second run does nothing; a new backend (or its options, or --fps) makes every video due
@@ -40,8 +40,8 @@ def run(root, backend, openpose_model_folder, openpose_python_path, net_resoluti
     from pipelines.pseudolabel import pseudolabel
 
     setup_logging(verbose)
-    pose = pose_config(backend, openpose_model_folder, openpose_python_path, net_resolution, tile_px, fps, max_side_px,
-                       batch_frames, local=not address)
+    pose = pose_config(backend, openpose_model_folder, openpose_python_path, net_resolution, openpose_params, tile_px,
+                       fps, max_side_px, batch_frames, local=not address)
     with connect(cluster_config(address, n_workers, threads_per_worker)) as client:
         stats = pseudolabel(client, dataset_root(root), pose,
                             runner_config(retry_failed, limit, lock_wait, flush_every, no_progress),
@@ -52,43 +52,50 @@ def run(root, backend, openpose_model_folder, openpose_python_path, net_resoluti
 @main.command(context_settings=CONTEXT)
 @root_option
 @click.option("--failures", default=5, show_default=True, help="How many recent failures to show per stage.")
-@friendly_errors
+@exit_codes
 def status(root, failures):
-    """Counts of ok / failed / skipped units per stage, and the latest failures with their reasons."""
-    from manifests import latest_status
+    """Counts of ok / failed / skipped units per stage (harvest's stages included), the reasons for skips
+    and failures with their counts, and the latest failures with their messages."""
+    from manifests import latest_status, stages_with_status
+    from manifests.status import first_line
     from manifests.store import failed_units
+    from pipelines.cli.common import reason_counts
 
     dataset = dataset_root(root)
-    stages = sorted(p.name for p in (dataset.manifests_dir / "_status").glob("*") if p.is_dir())
+    stages = stages_with_status(dataset)
     if not stages:
-        raise click.ClickException(f"{dataset.path} has no stage status yet: run hmmr-harvest first")
+        raise BadInput(f"{dataset.path} has no stage status yet: run hmmr-harvest first")
     for stage in stages:
         latest = latest_status(dataset, stage)
         counts = latest["status"].value_counts().to_dict()
         versions = ", ".join(sorted(latest["version"].unique()))
         click.echo(f"{stage:10s} ok {counts.get('ok', 0):6d}   failed {counts.get('failed', 0):5d}   "
                    f"skipped {counts.get('skipped', 0):5d}   (versions: {versions})")
+        for kind in ("skipped", "failed"):
+            reasons = latest.loc[latest["status"] == kind, "reason"].fillna("?").value_counts().to_dict()
+            if reasons:
+                click.echo(f"    {kind}: {reason_counts(reasons)}")
         for unit, row in failed_units(dataset, stage, limit=failures).iterrows():
-            click.echo(f"    {unit}: {row['reason']}: {str(row['message']).splitlines()[0][:160]}")
+            click.echo(f"    {unit}: {row['reason']}: {first_line(row['message'])[:200]}")
 
 
 @main.command("report", context_settings=CONTEXT)
 @root_option
 @click.option("--out", "out_dir", default=None, help="Folder for index.html and its PNGs [default: ROOT/report].")
-@friendly_errors
+@exit_codes
 def report_command(root, out_dir):
     """A static HTML report with plots: videos, hours, tubes and frames per dataset and query, tube length
     and quality, failures by reason, and sample frames with skeletons, track ids and tube boxes."""
     from pathlib import Path
 
-    from manifests import DETECTIONS, TRACKS, TUBES, VIDEOS, latest_status, read_table
-    from pseudolabel.report import ReportInputs, write_report
+    from manifests import DETECTIONS, TRACKS, TUBES, VIDEOS, latest_status, read_table, stages_with_status
+    from pipelines.report import ReportInputs, write_report
 
     dataset = dataset_root(root)
     videos = read_table(dataset, VIDEOS)
     if videos.empty:
-        raise click.ClickException(f"{dataset.path} has no videos yet: run hmmr-harvest first")
-    stages = sorted(p.name for p in (dataset.manifests_dir / "_status").glob("*") if p.is_dir())
+        raise BadInput(f"{dataset.path} has no videos yet: run hmmr-harvest first")
+    stages = stages_with_status(dataset)
     inputs = ReportInputs(videos=videos, tubes=read_table(dataset, TUBES), detections=read_table(dataset, DETECTIONS),
                           tracks=read_table(dataset, TRACKS), status={s: latest_status(dataset, s) for s in stages},
                           root=dataset.path)
@@ -100,7 +107,7 @@ def report_command(root, out_dir):
 @click.argument("video_id")
 @root_option
 @click.option("--out", default=None, help="mp4 to write [default: ROOT/show/<video_id>.mp4].")
-@friendly_errors
+@exit_codes
 def show(video_id, root, out):
     """An mp4 of VIDEO_ID with every skeleton drawn and coloured by its track id."""
     from pathlib import Path
@@ -112,10 +119,10 @@ def show(video_id, root, out):
     videos = read_table(dataset, VIDEOS, units=[video_id])
     if videos.empty:
         known = read_table(dataset, VIDEOS, columns=["video_id"])["video_id"].head(5).tolist()
-        raise click.ClickException(f"no video {video_id!r} in {dataset.path}; some that exist: {known}")
+        raise BadInput(f"no video {video_id!r} in {dataset.path}; some that exist: {known}")
     shots = read_table(dataset, SHOTS, units=[video_id])
     if shots.empty:
-        raise click.ClickException(f"{video_id} has no pose yet: run `hmmr-pseudolabel run` first")
+        raise BadInput(f"{video_id} has no pose yet: run `hmmr-pseudolabel run` first")
     detections = read_table(dataset, DETECTIONS, columns=["video_id", "frame", "person", "keypoints"], units=[video_id])
     tracks = read_table(dataset, TRACKS, columns=["frame", "person", "track_id"], units=[video_id])
     detections = detections.merge(tracks, on=["frame", "person"], how="left").fillna({"track_id": -1})

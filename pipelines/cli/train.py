@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import click
 
-from pipelines.cli.common import (cluster_config, cluster_options, dataset_root, friendly_errors, report, root_option,
-                                  runner_config, runner_options, setup_logging)
+from manifests.tables import CROP_PX, N_SMPL_POSE, N_SMPL_SHAPE
+from pipelines.cli.common import (BadInput, cluster_config, cluster_options, dataset_root, exit_codes, from_flags,
+                                  report, root_option, runner_config, runner_options, setup_logging)
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
 DEFAULT_STEPS = 560_000  # train.config.DEFAULT_STEPS (not imported here: --help stays instant without torch)
@@ -24,8 +25,8 @@ def _train_options(function):
         click.option("--mean-params", type=click.Path(exists=True, dir_okay=False), default=None,
                      help="HMR's neutral_smpl_meanwjoints.h5, when it is not in --smpl-model-dir."),
         click.option("--mocap", type=click.Path(exists=True, dir_okay=False), default=None,
-                     help="npz of real SMPL poses (N, 72) and betas (N, 10): the adversarial prior's real poses (required "
-                          "unless --no-adversarial)."),
+                     help=f"npz of real SMPL poses (N, {N_SMPL_POSE}) and betas (N, {N_SMPL_SHAPE}): the adversarial "
+                          "prior's real poses (required unless --no-adversarial)."),
         click.option("--no-adversarial", is_flag=True, help="Train without the adversarial pose prior (not the paper's)."),
         click.option("--out", "out_dir", default="runs/train", show_default=True, help="Checkpoints and logs."),
         click.option("--steps", default=DEFAULT_STEPS, show_default=True,
@@ -57,7 +58,7 @@ def _train_options(function):
 @click.group(context_settings=CONTEXT, invoke_without_command=True)
 @_train_options
 @click.pass_context
-@friendly_errors
+@exit_codes
 def main(ctx, root, datasets, mix, smpl_model_dir, mean_params, mocap, no_adversarial, out_dir, steps, batch_size,
          window, augment, learning_rate, lr_schedule, discriminator_learning_rate, mixed_precision, width, resume,
          stop_after_steps, device, verbose):
@@ -75,10 +76,12 @@ def main(ctx, root, datasets, mix, smpl_model_dir, mean_params, mocap, no_advers
     from dataclasses import replace
 
     from train.config import TrainConfig
+    from train.data import DataError
     from train.losses import ObjectiveConfig
     from train.loop import train
     from train.mixing import parse_mix
     from train.model import ModelConfig
+    from train.smpl_io import SMPLFormatError
 
     setup_logging(verbose)
     if not smpl_model_dir:
@@ -86,13 +89,16 @@ def main(ctx, root, datasets, mix, smpl_model_dir, mean_params, mocap, no_advers
     objective = ObjectiveConfig()
     if no_adversarial:
         objective = replace(objective, adversarial=0.0, discriminator=0.0)
-    config = TrainConfig(root=root, smpl_model_dir=smpl_model_dir, out_dir=out_dir,
-                         datasets=tuple(d for d in datasets.split(",") if d), mix=parse_mix(mix), mocap=mocap,
-                         mean_params=mean_params, steps=steps, batch_size=batch_size, window=window, augment=augment,
-                         learning_rate=learning_rate, learning_rate_schedule=lr_schedule,
-                         discriminator_learning_rate=discriminator_learning_rate, mixed_precision=mixed_precision,
-                         device=device, model=ModelConfig(width=width), objective=objective)
-    losses = train(config, resume=resume, stop_after_steps=stop_after_steps)
+    config = from_flags(TrainConfig, root=root, smpl_model_dir=smpl_model_dir, out_dir=out_dir,
+                        datasets=tuple(d for d in datasets.split(",") if d), mix=from_flags(parse_mix, mix),
+                        mocap=mocap, mean_params=mean_params, steps=steps, batch_size=batch_size, window=window,
+                        augment=augment, learning_rate=learning_rate, learning_rate_schedule=lr_schedule,
+                        discriminator_learning_rate=discriminator_learning_rate, mixed_precision=mixed_precision,
+                        device=device, model=from_flags(ModelConfig, width=width), objective=objective)
+    try:
+        losses = train(config, resume=resume, stop_after_steps=stop_after_steps)
+    except (DataError, SMPLFormatError) as e:  # the dataset root's tubes, the SMPL file the user gave
+        raise BadInput(str(e)) from e
     click.echo(f"trained to step {steps}: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(losses.items())))
 
 
@@ -111,7 +117,7 @@ def main(ctx, root, datasets, mix, smpl_model_dir, mean_params, mocap, no_advers
 @click.option("--jitter-scale-log2", default=0.3, show_default=True,
               help="Each crop is scaled by 2^U(-x, x) (the released scale_max).")
 @click.option("--jitter-shift", default=20.0, show_default=True,
-              help="Largest shift, in pixels of the 224 crop (the released trans_max).")
+              help=f"Largest shift, in pixels of the {CROP_PX} crop (the released trans_max).")
 @click.option("--jitter-per-tube", is_flag=True,
               help="One scale and shift for a whole copy instead of a fresh draw per frame (the released code's).")
 @click.option("--flip-probability", default=0.5, show_default=True,
@@ -121,7 +127,7 @@ def main(ctx, root, datasets, mix, smpl_model_dir, mean_params, mocap, no_advers
                    "this extractor's features replace the file's image/phis.")
 @cluster_options
 @runner_options
-@friendly_errors
+@exit_codes
 def features(root, encoder, feature_weights, batch_frames, jitter_views, jitter_scale_log2, jitter_shift,
              jitter_per_tube, flip_probability, imported, address, n_workers, threads_per_worker, retry_failed, limit,
              lock_wait, flush_every, no_progress, verbose):
@@ -139,9 +145,10 @@ def features(root, encoder, feature_weights, batch_frames, jitter_views, jitter_
     from train.features import FeatureConfig, JitterConfig
 
     setup_logging(verbose)
-    config = FeatureConfig(encoder=encoder, weights=feature_weights, batch_frames=batch_frames,
-                           jitter=JitterConfig(views=jitter_views, scale_log2=jitter_scale_log2, shift_px=jitter_shift,
-                                               per_frame=not jitter_per_tube, flip_probability=flip_probability))
+    config = from_flags(FeatureConfig, encoder=encoder, weights=feature_weights, batch_frames=batch_frames,
+                        jitter=from_flags(JitterConfig, views=jitter_views, scale_log2=jitter_scale_log2,
+                                          shift_px=jitter_shift, per_frame=not jitter_per_tube,
+                                          flip_probability=flip_probability))
     with connect(cluster_config(address, n_workers, threads_per_worker)) as client:
         stats = extract_features(client, dataset_root(root), config,
                                  runner_config(retry_failed, limit, lock_wait, flush_every, no_progress),
@@ -160,7 +167,7 @@ def features(root, encoder, feature_weights, batch_frames, jitter_views, jitter_
               help="JSON results [default: eval_<split>_<datasets>.json beside the checkpoint].")
 @click.option("--device", default="auto", show_default=True)
 @click.option("-v", "--verbose", is_flag=True)
-@friendly_errors
+@exit_codes
 def evaluate_command(root, checkpoint, datasets, split, smpl_model_dir, out, device, verbose):
     """The paper's evaluation of a checkpoint on whole tubes, as the authors' released eval computes it.
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from manifests.errors import ConfigError, InputError
 from manifests.joints import BODY_25
 
 MODEL_PACKAGE = "mediapipe"
@@ -38,7 +39,7 @@ DETECTOR_SIZE = 224
 LANDMARK_SIZE = 256
 
 
-class ModelFilesMissing(RuntimeError):
+class ModelFilesMissing(InputError, RuntimeError):
     """The registry package that carries the model weights is not installed."""
 
 
@@ -60,11 +61,11 @@ class BlazePoseConfig:
     def __post_init__(self) -> None:
         for name in ("detection_threshold", "nms_iou", "presence_threshold"):
             if not 0 < getattr(self, name) < 1:
-                raise ValueError(f"BlazePoseConfig.{name} must be in (0, 1), got {getattr(self, name)}")
+                raise ConfigError(f"BlazePoseConfig.{name} must be in (0, 1), got {getattr(self, name)}")
         if self.tile_px and self.tile_px < 64:
-            raise ValueError(f"BlazePoseConfig.tile_px must be 0 or >= 64, got {self.tile_px}")
+            raise ConfigError(f"BlazePoseConfig.tile_px must be 0 or >= 64, got {self.tile_px}")
         if self.max_people < 1 or self.num_threads < 1:
-            raise ValueError("BlazePoseConfig.max_people and num_threads must be >= 1")
+            raise ConfigError("BlazePoseConfig.max_people and num_threads must be >= 1")
 
 
 def model_path(relative: str) -> Path:

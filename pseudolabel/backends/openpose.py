@@ -16,10 +16,34 @@ from pathlib import Path
 
 import numpy as np
 
+from manifests.errors import ConfigError, InputError
 from manifests.joints import N_BODY_25
 
+# The parameters OpenPose's wrapper takes: the names of its command-line flags (include/openpose/flags.hpp,
+# v1.5 to v1.7; a few were renamed between them, both names are here).
+OPENPOSE_PARAMS = frozenset("""
+logging_level disable_multi_thread profile_speed camera camera_resolution video image_dir flir_camera
+flir_camera_index ip_camera frame_first frame_step frame_last frame_flip frame_rotate frames_repeat
+process_real_time camera_parameter_path frame_undistort model_folder prototxt_path caffemodel_path
+output_resolution num_gpu num_gpu_start keypoint_scale number_people_max maximize_positives fps_max body
+body_disable model_pose net_resolution net_resolution_dynamic scale_number scale_gap heatmaps_add_parts
+heatmaps_add_bkg heatmaps_add_PAFs heatmaps_scale part_candidates upsampling_ratio face face_detector
+face_net_resolution hand hand_detector hand_net_resolution hand_scale_number hand_scale_range hand_tracking 3d
+3d_min_views 3d_views identification tracking ik_threads part_to_show disable_blending render_threshold
+render_pose alpha_pose alpha_heatmap face_render_threshold face_render face_alpha_pose face_alpha_heatmap
+hand_render_threshold hand_render hand_alpha_pose hand_alpha_heatmap fullscreen no_gui_verbose display
+cli_verbose write_images write_images_format write_video write_video_fps write_video_with_audio write_video_3d
+write_video_adam write_json write_coco_json write_coco_json_variants write_coco_json_variant write_coco_foot_json
+write_heatmaps write_heatmaps_format write_keypoint write_keypoint_format write_bvh udp_host udp_port
+""".split())
+# Parameters this adapter sets itself: from its own options, or fixed because the detections table needs
+# BODY_25 keypoints and nothing drawn or shown.
+OWN_PARAMS = {"model_folder": "set it with --openpose-model-folder", "net_resolution": "set it with --net-resolution",
+              "number_people_max": "the backend option number_people_max", "num_gpu": "the backend option gpu_number",
+              "model_pose": "always BODY_25", "display": "always 0", "render_pose": "always 0"}
 
-class OpenPoseUnavailable(RuntimeError):
+
+class OpenPoseUnavailable(InputError, RuntimeError):
     """pyopenpose cannot be imported or the model folder is not a BODY_25 model folder."""
 
 
@@ -28,7 +52,9 @@ class OpenPoseConfig:
     """model_folder: OpenPose's `models/` folder (holds pose/body_25/pose_iter_584000.caffemodel);
     python_path: folder holding the built pyopenpose module (build/python/openpose) when it is not on
     PYTHONPATH; net_resolution: network input, '-1x368' keeps the aspect ratio; number_people_max: -1 = all;
-    gpu_number: GPUs per worker process (-1 = all visible); extra_params: more OpenPose flags by name."""
+    gpu_number: GPUs per worker process (-1 = all visible); extra_params: more OpenPose parameters by name
+    (its command-line flags without the dashes, e.g. ("scale_number", "4"), ("scale_gap", "0.25")), values as
+    strings."""
 
     model_folder: str = ""
     python_path: str | None = None
@@ -39,7 +65,15 @@ class OpenPoseConfig:
 
     def __post_init__(self) -> None:
         if not self.model_folder:
-            raise ValueError("the openpose backend needs --openpose-model-folder (OpenPose's models/ folder)")
+            raise ConfigError("the openpose backend needs --openpose-model-folder (OpenPose's models/ folder)")
+        names = [name for name, _ in self.extra_params]
+        unknown = sorted(set(names) - OPENPOSE_PARAMS)
+        if unknown:
+            raise ConfigError(f"unknown OpenPose parameter(s) {unknown}; valid parameters: {sorted(OPENPOSE_PARAMS)}")
+        own = sorted(set(names) & set(OWN_PARAMS))
+        if own:
+            raise ConfigError(f"OpenPose parameter(s) {own} are set by hmmr itself ("
+                              + "; ".join(f"{name}: {OWN_PARAMS[name]}" for name in own) + ")")
 
 
 def check_model_folder(folder: str) -> Path:
@@ -107,6 +141,6 @@ class OpenPoseBackend:
             keypoints = np.asarray(keypoints, dtype=np.float32)
             if keypoints.shape[1:] != (N_BODY_25, 3):
                 raise OpenPoseUnavailable(f"pyopenpose returned keypoints of shape {keypoints.shape}; "
-                                          f"expected (people, 25, 3): is model_pose BODY_25?")
+                                          f"expected (people, {N_BODY_25}, 3): is model_pose BODY_25?")
             results.append(keypoints)
         return results

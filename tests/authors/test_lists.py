@@ -104,25 +104,25 @@ def test_sources_are_recorded_once_and_a_split_never_changes(client, root, tmp_p
     test_list.write_text("golf/45291523_465543033968251_8758165089434992640_n\n")
     queries, items = list_queries_and_sources(root, None, "vlog", str(insta_json), "insta", (str(test_list),), None)
     assert len(queries) == 2 and len(items) == 3
-    stats = record_sources(client, root, items, RUNNER)
+    stats = record_sources(root, items, RUNNER)
     assert stats.n_ok == 2  # two videos: one post listed under two tags is one video with two names
     recorded = read_table(root, SOURCES).sort_values("source_id")
     assert dict(zip(recorded["source_id"], recorded["split"].fillna("-"))) == {
         "deadlift/44825418_754097171600390_3553323428637310976_n": "-",
         "golf/45291523_465543033968251_8758165089434992640_n": "test",
         "teaching/45291523_465543033968251_8758165089434992640_n": "-"}
-    assert record_sources(client, root, items, RUNNER).n_due == 0  # the same lists again: nothing to do
+    assert record_sources(root, items, RUNNER).n_due == 0  # the same lists again: nothing to do
 
     train_list = tmp_path / "insta_variety_train.txt"
     train_list.write_text("teaching/45291523_465543033968251_8758165089434992640_n\n")
     _, moved = list_queries_and_sources(root, None, "vlog", None, "insta", (str(train_list),), None)
     with pytest.raises(SplitConflict, match=r"instagram-BpQ1aB2cD3e is named in more than one split"):
-        record_sources(client, root, moved, RUNNER)
+        record_sources(root, moved, RUNNER)
     assert len(read_table(root, SOURCES)) == 3  # nothing written
 
 
 def test_an_official_split_wins_over_the_hash_at_download(client, root, tmp_path):
-    from harvest.loopback import Site, serve
+    from testing.loopback import Site, serve
     from harvest.ytdlp import HarvestConfig
     from pipelines.harvest import harvest
     from pathlib import Path
@@ -138,5 +138,5 @@ def test_an_official_split_wins_over_the_hash_at_download(client, root, tmp_path
     videos = read_table(root, VIDEOS)
     assert list(videos["split"]) == ["test"]  # manifests.split_of gives this id 'train'
     with pytest.raises(SplitConflict, match=r"generic-people_b .*recorded in split 'test'; mine.txt puts it in 'val'"):
-        record_sources(client, root, [SourceItem("generic-people_b", "walk/people_b", "mine.txt", "vlog", "u",
+        record_sources(root, [SourceItem("generic-people_b", "walk/people_b", "mine.txt", "vlog", "u",
                                                  split="val")], RUNNER)

@@ -221,7 +221,11 @@ def test_our_own_tubes_export_with_their_crops_keypoints_and_features(client, ro
     from conftest import make_clip
     from manifests.joints import BODY_25, HMMR_25, convert_joints
     from media.decode import DecodeConfig, open_stream
-    from pipelines.runner import Stage, run_stage
+    from manifests.rows import FeatureRows, TubeRows, VideoRows
+    from manifests.status import UnitPayload, UnitResult
+    from pipelines.runner import run_stage
+    from pipelines.scheduler import InProcessScheduler
+    from pipelines.stage import Stage
     from train.data import to_crop_units
     from train.features import crop
 
@@ -238,21 +242,21 @@ def test_our_own_tubes_export_with_their_crops_keypoints_and_features(client, ro
     vectors = [rng.normal(0, 1, (n, 2048)).astype(np.float16) for _ in boxes]
 
     def rows(payload, context):
-        return {"videos": {"video_id": ["clip-a"], "dataset": ["mine"], "query": ["q"], "url": ["u"],
-                           "webpage_url": [None], "media_path": ["media/clip-a.mp4"], "sha256": ["0" * 64],
-                           "n_bytes": [1], "duration_s": [2.0], "fps": [10.0], "width": [320], "height": [240],
-                           "codec": ["h264"], "uploader": [None], "upload_date": [None], "license": [None],
-                           "title": [None], "harvested_at": [pd.Timestamp.now(tz="UTC")], "split": ["train"]},
-                "tubes": {"tube_id": ["clip-a-t0-4"], "video_id": ["clip-a"], "dataset": ["mine"], "split": ["train"],
-                          "track_id": [0], "shot": [0], "start_frame": [4], "end_frame": [4 + n], "n_frames": [n],
-                          "fps": [10.0], "keypoints": [keypoints.reshape(n, 75)], "bbox": [boxes[0]],
-                          "mean_confidence": [0.7], "mean_visible_joints": [15.0]},
-                "features": {"tube_id": ["clip-a-t0-4"] * 2, "video_id": ["clip-a"] * 2, "view": [0, 1],
-                             "n_frames": [n] * 2, "bbox": boxes, "features": vectors, "extractor": ["resnet50"] * 2,
-                             "extractor_version": ["1"] * 2, "tubes_flush": ["f"] * 2}}
+        return UnitResult(rows=(
+            VideoRows(video_id=["clip-a"], dataset=["mine"], query=["q"], url=["u"], webpage_url=[None],
+                      media_path=["media/clip-a.mp4"], sha256=["0" * 64], n_bytes=[1], duration_s=[2.0], fps=[10.0],
+                      width=[320], height=[240], codec=["h264"], uploader=[None], upload_date=[None], license=[None],
+                      title=[None], harvested_at=[pd.Timestamp.now(tz="UTC")], split=["train"]),
+            TubeRows(tube_id=["clip-a-t0-4"], video_id=["clip-a"], dataset=["mine"], split=["train"], track_id=[0],
+                     shot=[0], start_frame=[4], end_frame=[4 + n], n_frames=[n], fps=[10.0],
+                     keypoints=[keypoints.reshape(n, 75)], bbox=[boxes[0]], mean_confidence=[0.7],
+                     mean_visible_joints=[15.0]),
+            FeatureRows(tube_id=["clip-a-t0-4"] * 2, video_id=["clip-a"] * 2, view=[0, 1], n_frames=[n] * 2,
+                        bbox=boxes, flipped=[False, False], features=vectors, extractor=["resnet50"] * 2, extractor_version=["1"] * 2,
+                        tubes_flush=["f"] * 2)))
 
-    run_stage(client, root, Stage("import", "test", (VIDEOS, TUBES, FEATURES), rows), pd.DataFrame({"unit_id": ["clip-a"]}),
-              RUNNER)
+    run_stage(InProcessScheduler(), root, Stage("import", "test", (VIDEOS, TUBES, FEATURES), rows),
+              [UnitPayload(unit_id="clip-a")], RUNNER)
     written = export_tfrecords(root, tmp_path / "out", views=2, progress=False)
     assert [p.name for p in written] == ["mine_00_copy00.tfrecord", "mine_00_copy01.tfrecord"]
     _, decoded = open_stream(media, DecodeConfig(fps=10.0))

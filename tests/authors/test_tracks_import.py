@@ -50,7 +50,7 @@ def test_joint_names_map_to_body25_by_name():
 def test_imported_tracks_become_tubes_without_relinking_and_are_never_posed(client, root, tmp_path):
     harvest_clips(client, root, ["people_a"], tmp_path)
     video_id = "generic-people_a"
-    record_sources(client, root, [SourceItem(video_id, "golf/45291523_n", "InstaVariety.json", "vlog",
+    record_sources(root, [SourceItem(video_id, "golf/45291523_n", "InstaVariety.json", "vlog",
                                              "http://x/people_a.mp4")], RUNNER)
     rng = np.random.default_rng(0)
     tracks_root = tmp_path / "InstaVariety_tracks"

@@ -36,13 +36,13 @@ def test_only_the_clip_is_posed_and_a_segment_given_later_redoes_the_video(clien
     weights.write_bytes(b"stand-in")
     backend = BackendSpec("openpose", (("model_folder", str(tmp_path / "models")), ("python_path", str(STANDIN))))
     pose = PoseStageConfig(backend=backend, decode=DecodeConfig(fps=2.5))
-    record_sources(client, root, [SourceItem(video_id, "0_0_I_v_LdhYI_Pq00I_021_", "vlog_ids.txt", "vlog", "u")],
+    record_sources(root, [SourceItem(video_id, "0_0_I_v_LdhYI_Pq00I_021_", "vlog_ids.txt", "vlog", "u")],
                    RUNNER)  # a clip without a segment: the whole video
     pose_stats, _ = pseudolabel(client, root, pose, RUNNER)
     assert pose_stats.n_ok == 1 and read_table(root, DETECTIONS)["frame"].max() >= 15
 
     # VLOG's metadata arrives: the clip is frames 20..59 (inclusive 20..59 -> 2 s to 6 s at 10 fps).
-    record_sources(client, root, [SourceItem(video_id, "0_0_I_v_LdhYI_Pq00I_021_", "vlog_ids.txt", "vlog", "u",
+    record_sources(root, [SourceItem(video_id, "0_0_I_v_LdhYI_Pq00I_021_", "vlog_ids.txt", "vlog", "u",
                                              start_frame=20, end_frame=60)], RUNNER)
     pose_stats, _ = pseudolabel(client, root, pose, RUNNER)
     assert pose_stats.n_ok == 1  # posed again, only the segment

@@ -12,9 +12,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harvest.loopback import Site, serve
+from testing.loopback import Site, serve
 from harvest.queries import read_hashtags, read_url_list
-from harvest.work import file_sha256
+from media.fingerprint import file_sha256
 from harvest.ytdlp import HarvestConfig
 from manifests import ENTRIES, VIDEOS, latest_status, read_table
 from pipelines.harvest import harvest

@@ -115,3 +115,25 @@ def test_probe_catches_a_download_cut_short_even_with_its_index_up_front(tmp_pat
         cut.write_bytes(whole[: int(len(whole) * kept)])
         with pytest.raises(VideoError, match=r"truncated: no video packets in its last 0.5 s of 8.0 s"):
             probe_video(cut)
+
+
+def test_a_millisecond_timebase_at_30_fps_gives_every_frame_once(tmp_path):
+    """Matroska/WebM store times in whole milliseconds: frame 2 of a 30 fps clip says 0.067 s, just after its
+    tick (0.0667 s). Before: frame 1 was shown at tick 2 too, and frame 2 was dropped (a third of frames)."""
+    import av
+
+    path = tmp_path / "ms.mkv"
+    with av.open(str(path), "w", format="matroska") as container:
+        stream = container.add_stream("mpeg4", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.options = {"qscale": "2"}
+        for index in range(30):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 20 + 7 * index, np.uint8), format="rgb24")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    with av.open(str(path)) as check:
+        assert check.streams.video[0].time_base.denominator == 1000  # the case this test is about
+    levels = [float(frame.rgb.mean()) for frame in decode_all(path)[1]]
+    assert len(levels) == 30
+    assert np.all(np.diff(levels) > 3), np.round(levels)  # every frame once, in order: none held over a tick

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +15,8 @@ pytestmark = pytest.mark.slow
 
 def test_demo_grows_the_dataset_incrementally(tmp_path):
     root = tmp_path / "demo"
-    result = subprocess.run([sys.executable, "-m", "pipelines.demo", "--root", str(root)], capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "demo.run", "--root", str(root)], capture_output=True,
+                            cwd=Path(__file__).resolve().parents[2],
                             text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     dataset = DatasetRoot(root)

@@ -6,9 +6,14 @@ import os
 
 import pytest
 
+from dataclasses import replace
+
 from manifests import latest_status, read_table
-from pipelines.runner import RunnerConfig, Stage, run_stage
-from pipelines.toy import TOY, toy_stage, toy_units
+from manifests.status import UnitResult
+from pipelines.dask_scheduler import DaskScheduler
+from pipelines.runner import RunnerConfig, run_stage
+from pipelines.stage import Stage
+from testing.toy import TOY, ToyPayload, ToyRows, toy_stage, toy_units
 
 QUIET = RunnerConfig(flush_every_units=25, progress=False)
 
@@ -18,10 +23,10 @@ def expected_rows(n_units: int, failed: set[int] = frozenset()) -> int:
 
 
 def test_200_units_one_failing_then_rerun_then_retry(client, root):
-    stats = run_stage(client, root, toy_stage(), toy_units(200, fail=(17,)), QUIET)
+    stats = run_stage(DaskScheduler(client), root, toy_stage(), toy_units(200, fail=(17,)), QUIET)
     assert (stats.n_ok, stats.n_failed, stats.n_skipped) == (199, 1, 0)
-    assert stats.failures[0]["unit_id"] == "u00017"
-    assert "unit u00017 was told to fail" in stats.failures[0]["message"]
+    assert stats.failures[0].unit_id == "u00017"
+    assert "unit u00017 was told to fail" in stats.failures[0].message
     assert stats.failed_by_reason == {"ToyFailure": 1}
     assert stats.n_flushes == 8
 
@@ -34,11 +39,12 @@ def test_200_units_one_failing_then_rerun_then_retry(client, root):
     assert len(read_table(root, TOY)) == expected_rows(200, {17})
 
     # The failure is fixed upstream, but a plain re-run does nothing and says so.
-    again = run_stage(client, root, toy_stage(), toy_units(200), QUIET)
+    again = run_stage(DaskScheduler(client), root, toy_stage(), toy_units(200), QUIET)
     assert (again.n_due, again.n_ok, again.n_already_done, again.n_failed_not_retried) == (0, 0, 199, 1)
     assert "nothing to do" in again.summary() and "--retry-failed" in again.summary()
 
-    retried = run_stage(client, root, toy_stage(), toy_units(200), RunnerConfig(retry_failed=True, progress=False))
+    retried = run_stage(DaskScheduler(client), root, toy_stage(), toy_units(200),
+                        RunnerConfig(retry_failed=True, progress=False))
     assert (retried.n_due, retried.n_ok, retried.n_failed) == (1, 1, 0)
     table = read_table(root, TOY)
     assert len(table) == expected_rows(200)
@@ -47,7 +53,7 @@ def test_200_units_one_failing_then_rerun_then_retry(client, root):
 
 
 def test_run_folder_holds_config_stats_and_log(client, root):
-    stats = run_stage(client, root, toy_stage(), toy_units(10, skip=(3, 4)), QUIET)
+    stats = run_stage(DaskScheduler(client), root, toy_stage(), toy_units(10, skip=(3, 4)), QUIET)
     run_dir = root.runs_dir / stats.run_id
     config = json.loads((run_dir / "config.json").read_text())
     assert config["stage"] == "toy" and config["runner"]["flush_every_units"] == 25
@@ -57,32 +63,32 @@ def test_run_folder_holds_config_stats_and_log(client, root):
 
 
 def test_new_units_only_are_done_and_a_version_bump_redoes_all(client, root):
-    run_stage(client, root, toy_stage(), toy_units(30), QUIET)
-    grown = run_stage(client, root, toy_stage(), toy_units(45), QUIET)
+    run_stage(DaskScheduler(client), root, toy_stage(), toy_units(30), QUIET)
+    grown = run_stage(DaskScheduler(client), root, toy_stage(), toy_units(45), QUIET)
     assert (grown.n_due, grown.n_ok, grown.n_already_done) == (15, 15, 30)
-    bumped = run_stage(client, root, toy_stage(version="2"), toy_units(45), QUIET)
+    bumped = run_stage(DaskScheduler(client), root, toy_stage(version="2"), toy_units(45), QUIET)
     assert bumped.n_ok == 45
     assert len(read_table(root, TOY)) == expected_rows(45)  # version 2 rows replace version 1 rows
 
 
 def test_a_unit_returning_a_bad_table_fails_alone(client, root):
     stage = Stage(name="toy", version="1", outputs=(TOY,), work=_bad_work)
-    stats = run_stage(client, root, stage, toy_units(4), QUIET)
+    stats = run_stage(DaskScheduler(client), root, stage, toy_units(4), QUIET)
     assert stats.n_ok == 3 and stats.n_failed == 1
-    assert stats.failures[0]["reason"] == "SchemaError"
-    assert "column 'row'" in stats.failures[0]["message"] and "unit 'u00002'" in stats.failures[0]["message"]
+    assert stats.failures[0].reason == "SchemaError"
+    assert "column 'row'" in stats.failures[0].message and "unit 'u00002'" in stats.failures[0].message
 
 
 def _bad_work(payload, context):
-    row = "two" if payload["index"] == 2 else 0
-    return {"toy": {"unit_id": [payload["unit_id"]], "row": [row], "value": [1.0]}}
+    row = "two" if payload.index == 2 else 0
+    return UnitResult(rows=(ToyRows(unit_id=[payload.unit_id], row=[row], value=[1.0]),))
 
 
 def test_units_need_unique_ids(client, root):
     units = toy_units(3)
-    units.loc[2, "unit_id"] = "u00000"
+    units[2] = replace(units[2], unit_id="u00000")
     with pytest.raises(ValueError, match="unit id 'u00000' appears more than once"):
-        run_stage(client, root, toy_stage(), units, QUIET)
+        run_stage(DaskScheduler(client), root, toy_stage(), units, QUIET)
 
 
 def test_a_stage_needing_a_resource_no_worker_has_fails_fast(client, root):
@@ -90,12 +96,12 @@ def test_a_stage_needing_a_resource_no_worker_has_fails_fast(client, root):
 
     stage = Stage(name="toy", version="1", outputs=(TOY,), work=_bad_work, resources={"TPU": 1})
     with pytest.raises(ClusterError, match=r"needs workers with resources TPU=1.*--resources TPU=1"):
-        run_stage(client, root, stage, toy_units(2), QUIET)
+        run_stage(DaskScheduler(client), root, stage, toy_units(2), QUIET)
 
 
 def test_the_context_is_built_once_per_worker(client, root):
     stage = Stage(name="toy", version="1", outputs=(), work=_report_context, make_context=_make_context)
-    stats = run_stage(client, root, stage, toy_units(40), QUIET)
+    stats = run_stage(DaskScheduler(client), root, stage, toy_units(40), QUIET)
     assert stats.n_ok == 40
     builds = [name for name in stats.counters if name.startswith("build-")]
     assert 1 <= len(builds) <= 2  # 2 workers: at most 2 builds, shared by all 40 units
@@ -110,9 +116,7 @@ def _make_context():
 
 
 def _report_context(payload, context):
-    from manifests.status import UnitResult
-
-    return UnitResult(tables={}, counters={f"build-{context['pid']}-{context['built']}": 1})
+    return UnitResult(counters={f"build-{context['pid']}-{context['built']}": 1})
 
 
 def _statuses_and_rows(root):
@@ -122,16 +126,17 @@ def _statuses_and_rows(root):
 
 
 def test_batched_tasks_and_in_process_runs_commit_what_one_unit_per_task_does(client, tmp_path):
-    from dataclasses import replace
-
     from manifests import DatasetRoot
+    from pipelines.scheduler import InProcessScheduler
 
     units = toy_units(50, fail=(17,), skip=(3,))
     results = {}
-    for name, stage in (("plain", toy_stage()), ("batched", replace(toy_stage(), units_per_task=7)),
-                        ("in_process", replace(toy_stage(), in_process=True))):
+    cluster = DaskScheduler(client)
+    for name, stage, scheduler in (("plain", toy_stage(), cluster),
+                                   ("batched", replace(toy_stage(), units_per_task=7), cluster),
+                                   ("in_process", toy_stage(), InProcessScheduler())):
         root = DatasetRoot(tmp_path / name)
-        stats = run_stage(client, root, stage, units, RunnerConfig(progress=False, flush_every_units=8))
+        stats = run_stage(scheduler, root, stage, units, RunnerConfig(progress=False, flush_every_units=8))
         assert (stats.n_ok, stats.n_failed, stats.n_skipped) == (48, 1, 1), name
         # Units done in the client cost microseconds: one flush at the end, not one per 8 units.
         assert stats.n_flushes == (1 if name == "in_process" else 7), name
@@ -146,46 +151,44 @@ def _timed_work(payload, context):
 
     started = time.time()
     time.sleep(0.05)
-    return {"toy": {"unit_id": [payload["unit_id"]] * 2, "row": [0, 1], "value": [started, time.time()]}}
+    return UnitResult(rows=(ToyRows(unit_id=[payload.unit_id] * 2, row=[0, 1], value=[started, time.time()]),))
 
 
 def test_the_per_key_cap_holds_when_units_are_batched(client, root):
     """Two sites, at most one unit of each running at a time, in tasks of three units (two workers would
     run two tasks of site a at once without the cap)."""
-    import pandas as pd
-
-    units = pd.DataFrame({"unit_id": [f"u{i:02d}" for i in range(36)], "site": ["a"] * 27 + ["b"] * 9})
+    units = [ToyPayload(unit_id=f"u{i:02d}", site="a" if i < 27 else "b") for i in range(36)]
     stage = Stage(name="toy", version="1", outputs=(TOY,), work=_timed_work, units_per_task=3,
-                  concurrency_key=lambda payload: payload["site"], max_in_flight_per_key=1)
-    stats = run_stage(client, root, stage, units, QUIET)
+                  concurrency_key=lambda payload: payload.site, max_in_flight_per_key=1)
+    stats = run_stage(DaskScheduler(client), root, stage, units, QUIET)
     assert stats.n_ok == 36
     rows = read_table(root, TOY).pivot(index="unit_id", columns="row", values="value")
     for site in ("a", "b"):
-        spans = rows.loc[units.loc[units["site"] == site, "unit_id"]].sort_values(0).to_numpy()
+        spans = rows.loc[[unit.unit_id for unit in units if unit.site == site]].sort_values(0).to_numpy()
         assert (spans[1:, 0] >= spans[:-1, 1] - 1e-3).all(), f"two units of site {site} overlapped"
 
 
 def test_tasks_group_units_of_one_key_and_never_hold_the_input_back():
-    from pipelines.runner import _tasks
+    from pipelines.dask_scheduler import batched_tasks
 
-    payloads = [{"unit_id": f"u{i}", "site": site} for i, site in enumerate("aabababbbcc")]
-    tasks = list(_tasks(iter(payloads), lambda p: p["site"], lambda n_before: 3))
-    assert all(len({p["site"] for p in batch}) == 1 and key == batch[0]["site"] for key, batch in tasks)
-    assert sorted(p["unit_id"] for _, batch in tasks for p in batch) == sorted(p["unit_id"] for p in payloads)
+    payloads = [ToyPayload(unit_id=f"u{i}", site=site) for i, site in enumerate("aabababbbcc")]
+    tasks = list(batched_tasks(iter(payloads), lambda p: p.site, lambda n_before: 3))
+    assert all(len({p.site for p in batch}) == 1 and key == batch[0].site for key, batch in tasks)
+    assert sorted(p.unit_id for _, batch in tasks for p in batch) == sorted(p.unit_id for p in payloads)
     assert max(len(batch) for _, batch in tasks) == 3
     # With more open keys than max_open, the oldest open batch is sent at once, not at the end.
-    many = [{"unit_id": f"u{i}", "site": f"s{i}"} for i in range(10)]
-    stream = _tasks(iter(many), lambda p: p["site"], lambda n_before: 5, max_open=3)
+    many = [ToyPayload(unit_id=f"u{i}", site=f"s{i}") for i in range(10)]
+    stream = batched_tasks(iter(many), lambda p: p.site, lambda n_before: 5, max_open=3)
     assert next(stream) == ("s0", [many[0]])
 
 
 def test_tasks_shrink_towards_the_end_of_a_run():
     """Guided sizes: big tasks while much is left, single units at the end (no thread idles on a long tail)."""
-    from pipelines.runner import _tasks, guided_batch_size
+    from pipelines.dask_scheduler import batched_tasks, guided_batch_size
 
-    payloads = [{"unit_id": f"u{i}"} for i in range(200)]
-    sizes = [len(batch) for _, batch in _tasks(iter(payloads), lambda p: "site",
-                                               lambda n_before: guided_batch_size(200 - n_before, 16, 8))]
+    payloads = [ToyPayload(unit_id=f"u{i}") for i in range(200)]
+    sizes = [len(batch) for _, batch in batched_tasks(iter(payloads), lambda p: "site",
+                                                      lambda n_before: guided_batch_size(200 - n_before, 16, 8))]
     assert sum(sizes) == 200 and sizes[0] == 8 and max(sizes) == 8
     assert sizes == sorted(sizes, reverse=True) and sizes[-15:] == [1] * 15
     assert len(sizes) < 200 // 3  # fewer round trips than the fixed 3 a task that gave 16 threads 4 tasks each
@@ -201,14 +204,17 @@ def test_a_unit_that_kills_its_worker_fails_and_the_run_goes_on(root):
 
     # A cluster of its own: the unit kills a worker each time Dask tries it (4 times by default).
     with connect(ClusterConfig(n_workers=2, memory_limit="2GiB")) as client:
-        stats = run_stage(client, root, toy_stage(), toy_units(12, die=(5,)), QUIET)
+        stats = run_stage(DaskScheduler(client), root, toy_stage(), toy_units(12, die=(5,)), QUIET)
         status = latest_status(root, "toy")
         assert status.loc["u00005", "status"] == "failed" and status.loc["u00005", "reason"] == "KilledWorker"
+        message = status.loc["u00005", "message"]  # the unit (a video, in pseudolabel) and the likely cause
+        assert "worker process running unit u00005 died" in message and "out of memory" in message, message
         assert stats.n_ok + stats.n_failed == 12 and stats.n_ok >= 8, stats.failures
         assert set(stats.failed_by_reason) == {"KilledWorker"}
         assert len(read_table(root, TOY)) == expected_rows(12, {int(unit[1:]) for unit in status.index[status["status"] != "ok"]})
 
-        retried = run_stage(client, root, toy_stage(), toy_units(12), RunnerConfig(retry_failed=True, progress=False))
+        retried = run_stage(DaskScheduler(client), root, toy_stage(), toy_units(12),
+                            RunnerConfig(retry_failed=True, progress=False))
     assert (retried.n_due, retried.n_ok) == (stats.n_failed, stats.n_failed)
     assert len(read_table(root, TOY)) == expected_rows(12)
 
@@ -239,7 +245,7 @@ def test_an_outcome_crosses_processes_with_its_tables_whole():
 
     import pyarrow as pa
 
-    from pipelines.runner import UnitOutcome
+    from manifests.commit import UnitOutcome
 
     table = pa.table({"id": ["a", None], "at": pa.array([datetime(2026, 1, 1, tzinfo=timezone.utc), None],
                                                         pa.timestamp("us", tz="UTC")),

@@ -1,15 +1,14 @@
 """The pose stage through the real runner: harvested clips of people -> shots + detections tables."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from manifests import DETECTIONS, SHOTS, VIDEOS, latest_status, read_table
-from pipelines.pseudolabel import pose_stage, video_units
+from manifests import DETECTIONS, SHOTS, latest_status, read_table
+from pipelines.dask_scheduler import DaskScheduler
+from pipelines.pseudolabel import pose_payloads, pose_stage
 from pipelines.runner import RunnerConfig, run_stage
 from pseudolabel.backends import BackendSpec
 from media.decode import DecodeConfig
@@ -37,7 +36,7 @@ def test_pose_stage_on_real_clips_with_broken_files_and_an_incremental_rerun(cli
     (root.path / "media" / "generic-people_b.mp4").write_bytes(b"\x00" * 5000)
 
     config = PoseStageConfig(backend=BackendSpec("blazepose", (("tile_px", 256),)), decode=DecodeConfig(fps=2.5))
-    stats = run_stage(client, root, pose_stage(config), video_units(root), RUNNER)
+    stats = run_stage(DaskScheduler(client), root, pose_stage(config), pose_payloads(root), RUNNER)
     assert (stats.n_ok, stats.n_failed) == (2, 2)
     status = latest_status(root, "pose")
     assert status.loc["generic-people_b", "reason"] == "VideoError"
@@ -56,7 +55,7 @@ def test_pose_stage_on_real_clips_with_broken_files_and_an_incremental_rerun(cli
     assert (detections["backend"] == "blazepose").all()
     assert not detections.duplicated(["video_id", "frame", "person"]).any()
 
-    again = run_stage(client, root, pose_stage(config), video_units(root), RUNNER)
+    again = run_stage(DaskScheduler(client), root, pose_stage(config), pose_payloads(root), RUNNER)
     assert (again.n_due, again.n_already_done, again.n_failed_not_retried) == (0, 2, 2)
 
 
@@ -73,8 +72,8 @@ def test_openpose_adapter_rows_through_the_stage(client, harvested, tmp_path):
     weights.write_bytes(b"stand-in")
     backend = BackendSpec("openpose", (("model_folder", str(tmp_path / "models")), ("python_path", str(STANDIN))))
     config = PoseStageConfig(backend=backend, decode=DecodeConfig(fps=1.0))
-    units = video_units(harvested)
-    stats = run_stage(client, harvested, pose_stage(config), units[units["unit_id"] == "generic-people_a"], RUNNER)
+    units = [unit for unit in pose_payloads(harvested) if unit.unit_id == "generic-people_a"]
+    stats = run_stage(DaskScheduler(client), harvested, pose_stage(config), units, RUNNER)
     assert stats.n_ok == 1, stats.failures
 
     detections = read_table(harvested, DETECTIONS)

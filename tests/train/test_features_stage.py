@@ -8,7 +8,7 @@ import pytest
 
 from manifests import FEATURES, TUBES, live_flushes, read_table
 from pipelines.features import extract_features
-from pipelines.pseudolabel import pseudolabel, video_units
+from pipelines.pseudolabel import pseudolabel
 from pipelines.runner import RunnerConfig
 from pipelines.tracking import track
 from pseudolabel.backends import BackendSpec
@@ -85,8 +85,7 @@ def test_features_for_every_tube_and_view_then_nothing_to_do_then_again_after_re
     assert again.n_due == 0
 
     # Tracking the video again (another tracker setting) commits new tubes: their features are redone.
-    track(client, root, RUNNER, video_units(root), pose_version=pose.version(),
-          config=TrackingConfig(tracker=TrackerConfig(max_gap=4)))
+    track(client, root, RUNNER, pose_version=pose.version(), config=TrackingConfig(tracker=TrackerConfig(max_gap=4)))
     redone = extract_features(client, root, config, RUNNER)
     assert (redone.n_due, redone.n_ok) == (1, 1)
     assert set(read_table(root, FEATURES)["tubes_flush"]) == set(live_flushes(root, "tracking"))

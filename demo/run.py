@@ -20,7 +20,7 @@ from pathlib import Path
 
 import click
 
-from harvest.loopback import Site, serve
+from testing.loopback import Site, serve
 from manifests import DETECTIONS, FEATURES, TRACKS, TUBES, VIDEOS, DatasetRoot, read_table
 
 CLIPS = Path(__file__).resolve().parents[1] / "tests" / "data"

@@ -15,6 +15,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from manifests.joints import N_BODY_25  # noqa: E402
 from media.decode import DecodeConfig, open_stream  # noqa: E402
 from pseudolabel.draw import draw_people  # noqa: E402
 from tracking.tubes import TubeConfig  # noqa: E402
@@ -64,11 +65,11 @@ def overview_plots(inputs: ReportInputs, out: Path) -> list[tuple[str, str]]:
     figure, axes = plt.subplots(1, 3, figsize=(15, 3.2))
     axes[0].hist(tubes["n_frames"], bins=20, color="#3b7dd8")
     axes[0].axvline(TubeConfig().min_frames, color="k", linestyle="--")
-    axes[0].set_title("tube length (frames; dashed: the 40-frame minimum)")
+    axes[0].set_title(f"tube length (frames; dashed: the {TubeConfig().min_frames}-frame minimum)")
     axes[1].hist(tubes["mean_confidence"], bins=20, range=(0, 1), color="#2a9d8f")
     axes[1].set_title("tube mean keypoint confidence")
-    axes[2].hist(tubes["mean_visible_joints"], bins=25, range=(0, 25), color="#e76f51")
-    axes[2].set_title("tube mean visible joints (of 25)")
+    axes[2].hist(tubes["mean_visible_joints"], bins=N_BODY_25, range=(0, N_BODY_25), color="#e76f51")
+    axes[2].set_title(f"tube mean visible joints (of {N_BODY_25})")
     plots.append(("Tube length and quality", _save(figure, out / "tube_quality.png")))
 
     rows = []
@@ -100,14 +101,14 @@ def sample_frames(inputs: ReportInputs, out: Path, n_samples: int = 4) -> list[t
         here = inputs.detections[(inputs.detections["video_id"] == tube.video_id)
                                  & (inputs.detections["frame"] == frame_index)]
         here = here.merge(inputs.tracks[["video_id", "frame", "person", "track_id"]], on=["video_id", "frame", "person"])
-        people = [np.asarray(k, dtype=np.float32).reshape(25, 3) for k in here["keypoints"]]
+        people = [np.asarray(k, dtype=np.float32).reshape(N_BODY_25, 3) for k in here["keypoints"]]
         ids = here["track_id"].astype(int).tolist()
         boxes = []
         for track_id in ids:
             box = None
             if track_id == tube.track_id:
                 cx, cy, scale = np.stack(tube.bbox)[frame_index - tube.start_frame]
-                box = (cx, cy, 224 / scale)
+                box = (cx, cy, TubeConfig().crop_px / scale)
             boxes.append(box)
         drawn = draw_people(rgb, people, ids=ids, boxes=boxes)
         name = f"sample_{len(samples)}.png"

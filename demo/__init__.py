@@ -1,0 +1,1 @@
+"""`make demo`: the whole pipeline on bundled clips, served by the test site (see demo.run)."""
