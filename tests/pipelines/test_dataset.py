@@ -38,7 +38,7 @@ from pipelines.runner import RunnerConfig, run_stage
 from pipelines.scheduler import InProcessScheduler
 from pipelines.stage import Stage
 from testing.loopback import Site, serve
-from train.data import load_sequences
+from train.data import prepare_store, select_tubes
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "data"
@@ -213,7 +213,10 @@ def test_sigkill_during_a_removal_then_a_rerun_gives_the_tables_of_an_uninterrup
 def test_a_snapshot_keeps_its_tubes_through_growth_and_honours_later_removals(client, copy, site):
     _, base = site
     frozen = take_snapshot(copy, "v1")
-    tubes_of = lambda snapshot: sorted(s.tube_id for s in load_sequences(copy, ("insta",), "train", 4, snapshot))
+    def tubes_of(snapshot):
+        store = prepare_store(copy, ("insta",), progress=False, snapshot=snapshot)
+        return sorted(select_tubes(store, copy, ("insta",), "train", 4).tube_id)
+
     before = tubes_of(frozen)
     assert len(before) == 3
 
