@@ -72,7 +72,7 @@ def _tracks_and_tubes(payload: VideoUnit, context) -> UnitResult:
         TubeRows(tube_id=[f"{video}-t0-0"], video_id=[video], dataset=[payload.dataset], split=["train"], track_id=[0],
                  shot=[0], start_frame=[0], end_frame=[N_FRAMES], n_frames=[N_FRAMES], fps=[25.0],
                  keypoints=[np.full((N_FRAMES, 75), 1.0, np.float32)],
-                 bbox=[np.tile([80.0, 60.0, 1.0], (N_FRAMES, 1)).astype(np.float32)],
+                 bbox=[np.tile([80.0, 60.0, 1.0], (N_FRAMES, 1)).astype(np.float32)], flipped=[False],
                  mean_confidence=[1.0], mean_visible_joints=[25.0])))
 
 
@@ -80,7 +80,7 @@ def _features(payload: VideoUnit, context) -> UnitResult:
     video = payload.unit_id
     return UnitResult(rows=(FeatureRows(
         tube_id=[f"{video}-t0-0"], video_id=[video], view=[0], n_frames=[N_FRAMES],
-        bbox=[np.tile([80.0, 60.0, 1.0], (N_FRAMES, 1)).astype(np.float32)],
+        bbox=[np.tile([80.0, 60.0, 1.0], (N_FRAMES, 1)).astype(np.float32)], flipped=[False],
         features=[np.zeros((N_FRAMES, 2048), np.float32)], extractor=["synthetic"], extractor_version=["1"],
         tubes_flush=["synthetic"]),))
 
