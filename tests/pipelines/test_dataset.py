@@ -6,6 +6,7 @@ written as those stages write them: their payloads would need a pose model and a
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
@@ -24,7 +25,7 @@ from click.testing import CliRunner
 from harvest.queries import read_hashtags
 from harvest.ytdlp import HarvestConfig
 from manifests import (DATA_TABLES, DETECTIONS, ENTRIES, FEATURES, SHOTS, TRACKS, TUBES, VIDEOS, DatasetRoot, UnitResult,
-                       latest_status, read_arrow, read_table)
+                       latest_status, live_flushes, read_arrow, read_table)
 from manifests.rows import DetectionRows, FeatureRows, ShotRows, TrackRows, TubeRows
 from manifests.snapshot import load_snapshot, read_at, removed_since, take_snapshot
 from manifests.status import UnitPayload
@@ -72,17 +73,17 @@ def _tracks_and_tubes(payload: VideoUnit, context) -> UnitResult:
         TubeRows(tube_id=[f"{video}-t0-0"], video_id=[video], dataset=[payload.dataset], split=["train"], track_id=[0],
                  shot=[0], start_frame=[0], end_frame=[N_FRAMES], n_frames=[N_FRAMES], fps=[25.0],
                  keypoints=[np.full((N_FRAMES, 75), 1.0, np.float32)],
-                 bbox=[np.tile([80.0, 60.0, 1.0], (N_FRAMES, 1)).astype(np.float32)], flipped=[False],
+                 bbox=[np.tile([80.0, 60.0, 1.0], (N_FRAMES, 1)).astype(np.float32)],
                  mean_confidence=[1.0], mean_visible_joints=[25.0])))
 
 
-def _features(payload: VideoUnit, context) -> UnitResult:
+def _features(payload: VideoUnit, context, tracked: dict[str, str]) -> UnitResult:
     video = payload.unit_id
     return UnitResult(rows=(FeatureRows(
         tube_id=[f"{video}-t0-0"], video_id=[video], view=[0], n_frames=[N_FRAMES],
         bbox=[np.tile([80.0, 60.0, 1.0], (N_FRAMES, 1)).astype(np.float32)], flipped=[False],
         features=[np.zeros((N_FRAMES, 2048), np.float32)], extractor=["synthetic"], extractor_version=["1"],
-        tubes_flush=["synthetic"]),))
+        tubes_flush=[tracked[video]]),))
 
 
 def label_videos(root: DatasetRoot, version: str = "synthetic", also: tuple[str, ...] = ()) -> list:
@@ -91,10 +92,12 @@ def label_videos(root: DatasetRoot, version: str = "synthetic", also: tuple[str,
     videos = read_table(root, VIDEOS, columns=["video_id", "dataset"])
     units = [VideoUnit(unit_id=v, dataset="insta") for v in (*videos["video_id"], *also)]
     here = InProcessScheduler()
-    return [run_stage(here, root, Stage(name, version, outputs, work), units, QUIET)
-            for name, outputs, work in (("pose", (SHOTS, DETECTIONS), _shots_and_detections),
-                                        ("tracking", (TRACKS, TUBES), _tracks_and_tubes),
-                                        ("features", (FEATURES,), _features))]
+    stats = [run_stage(here, root, Stage(name, version, outputs, work), units, QUIET)
+             for name, outputs, work in (("pose", (SHOTS, DETECTIONS), _shots_and_detections),
+                                         ("tracking", (TRACKS, TUBES), _tracks_and_tubes))]
+    # The features record the tracking commit they were made from, as the stage does (the store checks it).
+    features = functools.partial(_features, tracked=live_flushes(root, "tracking"))
+    return stats + [run_stage(here, root, Stage("features", version, (FEATURES,), features), units, QUIET)]
 
 
 @pytest.fixture(scope="module")
