@@ -8,6 +8,7 @@ runs the sampler in DataLoader workers: item `step` is always drawn from the see
 """
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,7 +86,7 @@ class SplitTubes:
     def __len__(self) -> int:
         return len(self.tube_id)
 
-    @property
+    @functools.cached_property
     def candidates(self) -> Candidates:
         return Candidates(self.dataset, self.n_frames, self.views, self.has_3d | self.has_smpl)
 

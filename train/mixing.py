@@ -49,17 +49,56 @@ def parse_mix(text: str) -> MixConfig:
     return MixConfig(share, tuple(weights))
 
 
-def sequence_weights(datasets: list[str], mix: MixConfig) -> np.ndarray:
+def sequence_weights(datasets, mix: MixConfig) -> np.ndarray:
     """Each sequence's draw probability within its pool: its dataset's weight split evenly among the
     dataset's sequences."""
+    datasets = np.asarray(datasets, dtype=object)
+    if not len(datasets):
+        return np.zeros(0)
     weights = dict(mix.dataset_weights)
-    names, counts = np.unique(datasets, return_counts=True)
-    per_dataset = dict(zip(names, counts))
-    values = np.array([weights.get(d, 1.0) / per_dataset[d] for d in datasets], dtype=np.float64)
-    return values / values.sum() if len(values) else values
+    names, inverse, counts = np.unique(datasets, return_inverse=True, return_counts=True)
+    per_name = np.array([weights.get(name, 1.0) for name in names], dtype=np.float64) / counts
+    values = per_name[inverse.reshape(-1)]
+    return values / values.sum()
 
 
-def split_balanced_picks(rng: np.random.Generator, batch_size: int, datasets: list[str], has_3d: np.ndarray,
+@dataclass(frozen=True)
+class BalancedPools:
+    """The two pools of split-balanced batches (sequence indices without / with 3D supervision) and each
+    one's draw probabilities: worked out once per set of sequences, not per batch (np.unique over a
+    large index costs more than the draw)."""
+
+    pool_2d: np.ndarray
+    p_2d: np.ndarray
+    pool_3d: np.ndarray
+    p_3d: np.ndarray
+
+
+def balanced_pools(datasets, has_3d: np.ndarray, mix: MixConfig) -> BalancedPools:
+    datasets, has_3d = np.asarray(datasets, dtype=object), np.asarray(has_3d, dtype=bool)
+    pool_2d, pool_3d = np.flatnonzero(~has_3d), np.flatnonzero(has_3d)
+    return BalancedPools(pool_2d, sequence_weights(datasets[pool_2d], mix), pool_3d,
+                         sequence_weights(datasets[pool_3d], mix))
+
+
+def draw_balanced(rng: np.random.Generator, batch_size: int, pools: BalancedPools, share_3d: float) -> np.ndarray:
+    """`split_balanced_picks` from pools made once (the same draws for the same generator state)."""
+    if not len(pools.pool_2d) and not len(pools.pool_3d):
+        raise ValueError("no sequences to draw windows from")
+    expected_3d = batch_size * share_3d
+    n_3d = int(math.floor(expected_3d)) + int(rng.random() < expected_3d - math.floor(expected_3d))
+    if not len(pools.pool_3d):
+        n_3d = 0
+    elif not len(pools.pool_2d):
+        n_3d = batch_size
+    picks = []
+    for pool, probabilities, count in ((pools.pool_3d, pools.p_3d, n_3d), (pools.pool_2d, pools.p_2d, batch_size - n_3d)):
+        if count:
+            picks.append(pool[rng.choice(len(pool), size=count, p=probabilities)])
+    return np.concatenate(picks)
+
+
+def split_balanced_picks(rng: np.random.Generator, batch_size: int, datasets, has_3d: np.ndarray,
                          mix: MixConfig) -> np.ndarray:
     """Indices of the sequences a batch's `batch_size` windows come from (with replacement).
 
@@ -67,20 +106,4 @@ def split_balanced_picks(rng: np.random.Generator, batch_size: int, datasets: li
     so the share holds on average for any batch size. When either pool is empty, every window comes from
     the other (as the released code, which then splits the one pool in two).
     """
-    has_3d = np.asarray(has_3d, dtype=bool)
-    datasets = list(datasets)
-    pools = [np.flatnonzero(~has_3d), np.flatnonzero(has_3d)]
-    if not len(pools[0]) and not len(pools[1]):
-        raise ValueError("no sequences to draw windows from")
-    expected_3d = batch_size * mix.share_3d
-    n_3d = int(math.floor(expected_3d)) + int(rng.random() < expected_3d - math.floor(expected_3d))
-    if not len(pools[1]):
-        n_3d = 0
-    elif not len(pools[0]):
-        n_3d = batch_size
-    picks = []
-    for pool, count in ((pools[1], n_3d), (pools[0], batch_size - n_3d)):
-        if count:
-            probabilities = sequence_weights([datasets[i] for i in pool], mix)
-            picks.append(pool[rng.choice(len(pool), size=count, p=probabilities)])
-    return np.concatenate(picks)
+    return draw_balanced(rng, batch_size, balanced_pools(datasets, has_3d, mix), mix.share_3d)

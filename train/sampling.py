@@ -6,12 +6,12 @@ was drawn before), and under DDP all ranks draw the same global batch and each r
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
 
-from train.mixing import MixConfig, split_balanced_picks
+from train.mixing import BalancedPools, MixConfig, balanced_pools, draw_balanced
 
 Seed = int | Sequence[int]
 REDRAW_ROUNDS = 8  # attempts to replace a window that repeats one already in the global batch
@@ -42,6 +42,13 @@ class Candidates:
     n_frames: np.ndarray
     views: np.ndarray
     supervised_3d: np.ndarray
+    _pools: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def pools(self, mix: MixConfig) -> BalancedPools:
+        """The split-balanced pools under `mix`, worked out on first use (a sampler keeps one Candidates)."""
+        if mix not in self._pools:
+            self._pools[mix] = balanced_pools(self.dataset, self.supervised_3d, mix)
+        return self._pools[mix]
 
 
 @dataclass(frozen=True)
@@ -77,10 +84,10 @@ def draw_windows(candidates: Candidates, rules: SamplingRules, batch_size: int, 
     if np.any(candidates.n_frames < rules.length):
         raise ValueError(f"every candidate tube must have at least {rules.length} frames")
     rng = np.random.default_rng(seed)
-    datasets = list(candidates.dataset)
+    pools = candidates.pools(rules.mix)
     tubes = []
     for _ in range(world):
-        block = split_balanced_picks(rng, batch_size, datasets, candidates.supervised_3d, rules.mix)
+        block = draw_balanced(rng, batch_size, pools, rules.mix.share_3d)
         tubes.append(block[rng.permutation(len(block))])
     tube = np.concatenate(tubes)
     view, start = _place(candidates, rules, tube, rng)
