@@ -113,6 +113,7 @@ def tfrecord_unit(payload: TfrecordPayload, context: Any, root: str, config: Tfr
     ]
     if tube.phis is not None:
         rows.append(FeatureRows(tube_id=[tube_id], video_id=[video_id], view=[0], n_frames=[n], bbox=[box],
+                                flipped=[False],  # a copy's keypoints are already those of its (mirrored) crops
                                 features=[tube.phis.astype(np.float16)], extractor=[config.extractor],
                                 extractor_version=[TFRECORD_IMPORT_VERSION], tubes_flush=[TFRECORD_IMPORT_VERSION]))
     return UnitResult(rows=tuple(rows),

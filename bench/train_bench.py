@@ -37,14 +37,14 @@ def _step_flops(model, criterion, optimizer, batch, device) -> float:
     return float(counter.get_total_flops())
 
 
-def _timed_steps(model, criterion, optimizer, sampler, batch_size, device, n_steps) -> tuple[float, float]:
+def _timed_steps(model, criterion, optimizer, sampler, batch_size, device, n_steps, bf16=False) -> tuple[float, float]:
     """(seconds per step, seconds per step spent drawing the batch), after one warm-up step."""
     data_s = step_s = 0.0
     for step in range(n_steps + 1):
         started = time.perf_counter()
         batch = sampler.batch(batch_size, seed=step).to(device)
         loaded = time.perf_counter()
-        generator_step(model, criterion, optimizer, batch, step, device)
+        generator_step(model, criterion, optimizer, batch, step, device, bf16)
         if device.type == "cuda":
             torch.cuda.synchronize()
         if step:  # the first step warms up allocators (and CUDA kernels)
@@ -77,17 +77,18 @@ def run() -> list[Section]:
     from tests_helpers import write_synthetic_tubes
     from train.body import BodyModel, write_test_smpl
     from train.data import WindowSampler, prepare_store, select_tubes
-    from train.losses import Criterion, LossWeights
-    from train.model import HMMR, ModelConfig
+    from train.losses import Criterion, ObjectiveConfig
+    from train.model import HMMR, ModelConfig, PoseDiscriminator
     from train.sampling import SamplingRules
 
     gpu = torch.cuda.is_available()
     section = Section(
         "Training step (issue 6)",
         "One optimiser step of the paper-size model (temporal encoder 2048 channels, IEF 1024) on batches of "
-        "8 windows x 20 frames, with the SMPL body (6890 vertices) in the loss: on this machine's CPU "
+        "8 windows x 20 frames, with the released objective (present, +-5 and hallucinated predictions through "
+        "the SMPL body, 6890 vertices; the pose discriminator on all of them), float32: on this machine's CPU "
         f"(torch using {torch.get_num_threads()} thread(s))"
-        + (f", and on its GPU ({torch.cuda.get_device_name()}, bf16 autocast)" if gpu else "")
+        + (f", and on its GPU ({torch.cuda.get_device_name()}; also with --bf16)" if gpu else "")
         + ". Data wait = reading the window batch from the training store (in the step's process). FLOPs per step are counted by torch "
         "(`FlopCounterMode`), forward and backward.",
         ["measure", "value"],
@@ -102,8 +103,9 @@ def run() -> list[Section]:
         sampler = WindowSampler(select_tubes(store, root, ("insta",), "train", 20), SamplingRules(20))
         for device in [torch.device("cpu")] + ([torch.device("cuda")] if gpu else []):
             model = HMMR(ModelConfig()).to(device)
-            criterion = Criterion(BodyModel(folder / "smpl").to(device), LossWeights(), None, 5)
-            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+            criterion = Criterion(BodyModel(folder / "smpl").to(device), ObjectiveConfig(),
+                                  PoseDiscriminator().to(device), 5)
+            optimizer = torch.optim.Adam(model.parameters(), lr=1e-5)
             flops = _step_flops(model, criterion, optimizer, sampler.batch(8, seed=0).to(device), device)
             step_s, data_s = _timed_steps(model, criterion, optimizer, sampler, 8, device,
                                           n_steps=3 if device.type == "cpu" else 20)
@@ -113,6 +115,8 @@ def run() -> list[Section]:
                              [f"share of step waiting for data ({name})", f"{100 * data_s / step_s:.2f} %"],
                              [f"achieved TFLOP/s ({name})", f"{flops / step_s / 1e12:.3f}"]]
             if device.type == "cuda":
+                bf16_s, _ = _timed_steps(model, criterion, optimizer, sampler, 8, device, n_steps=20, bf16=True)
+                section.rows.append(["sequences/s (GPU, --bf16)", f"{8 / bf16_s:.2f}"])
                 peak = _peak_tflops(torch.cuda.get_device_name())
                 section.rows.append(["share of the card's dense bf16 peak",
                                      f"{100 * flops / step_s / 1e12 / peak:.1f} % of {peak:g} TFLOP/s" if peak

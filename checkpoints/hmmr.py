@@ -25,8 +25,8 @@ from typing import Any
 from checkpoints.convert import WeightRow, conv1d_kernel, convert_weights, dense_kernel, row_vector
 from checkpoints.errors import CheckpointError
 from checkpoints.tf_checkpoint import TFCheckpoint
+from train.checkpoint import RELEASED_FORMAT
 
-WEIGHTS_FORMAT = "hmmr.released_hmmr"
 RELEASED_GROUPS = 32  # tf.contrib.layers.group_norm's default; the checkpoint does not store it
 _REGRESSORS = (("single_view_ief", "regressor"), ("single_view_ief_past5", "past"), ("single_view_ief_future5", "future"))
 
@@ -40,20 +40,17 @@ def hmmr_table(n_blocks: int = 3) -> list[WeightRow]:
     """Released variable -> train/model.py parameter, for a temporal encoder of `n_blocks` blocks."""
     rows = [WeightRow("mean_param", "mean_theta", row_vector)]
     for i in range(n_blocks):
-        block, body = f"block_{i}", f"encoder.blocks.{i}.body"
-        # body: GroupNorm (0), ReLU, Conv1d (2), GroupNorm (3), ReLU, Conv1d (5)
-        for norm, conv, (norm_index, conv_index) in (("gn1", "conv1", (0, 2)), ("gn2", "conv2", (3, 5))):
-            rows += [WeightRow(f"AZ_FC_block_preact_{norm}{block}/gamma", f"{body}.{norm_index}.weight"),
-                     WeightRow(f"AZ_FC_block_preact_{norm}{block}/beta", f"{body}.{norm_index}.bias"),
-                     WeightRow(f"AZ_FC_block2_{conv}{block}/weights", f"{body}.{conv_index}.weight", conv1d_kernel),
-                     WeightRow(f"AZ_FC_block2_{conv}{block}/biases", f"{body}.{conv_index}.bias")]
-    # hallucinator.body: Linear (0), ReLU, Linear (2), ReLU, Linear (4); the skip adds the input.
-    for layer, index in (("fc1", 0), ("fc2", 2), ("fc3", 4)):
-        rows += _dense(f"fc2_res/{layer}", f"hallucinator.body.{index}")
-    # IterativeRegressor.body: Linear (0), ReLU, Dropout, Linear (3), ReLU, Dropout, Linear (6)
+        block, module = f"block_{i}", f"encoder.blocks.{i}"
+        for norm, conv, index in (("gn1", "conv1", 1), ("gn2", "conv2", 2)):
+            rows += [WeightRow(f"AZ_FC_block_preact_{norm}{block}/gamma", f"{module}.norm{index}.weight"),
+                     WeightRow(f"AZ_FC_block_preact_{norm}{block}/beta", f"{module}.norm{index}.bias"),
+                     WeightRow(f"AZ_FC_block2_{conv}{block}/weights", f"{module}.conv{index}.weight", conv1d_kernel),
+                     WeightRow(f"AZ_FC_block2_{conv}{block}/biases", f"{module}.conv{index}.bias")]
+    for layer in ("fc1", "fc2", "fc3"):  # the hallucinator; its skip adds the input
+        rows += _dense(f"fc2_res/{layer}", f"hallucinator.{layer}")
     for scope, module in _REGRESSORS:
-        for layer, index in (("fc1", 0), ("fc2", 3), ("fc3", 6)):
-            rows += _dense(f"{scope}/3D_module/{layer}", f"{module}.body.{index}")
+        for layer in ("fc1", "fc2", "fc3"):
+            rows += _dense(f"{scope}/3D_module/{layer}", f"{module}.{layer}")
     return rows
 
 
@@ -78,13 +75,14 @@ def released_model_config(checkpoint: TFCheckpoint, groups: int = RELEASED_GROUP
 
 
 def convert_released_hmmr(path: str | Path, groups: int = RELEASED_GROUPS) -> dict[str, Any]:
-    """A file `hmmr-predict --checkpoint` reads: {"config": {"model": ModelConfig fields}, "model": state
-    dict}, plus format tags and provenance; plain types only."""
+    """A file `hmmr-predict --checkpoint` and `hmmr-train eval` read (train.checkpoint.load_model):
+    {"config": {"model": ModelConfig fields}, "model": state dict}, plus format tags and provenance; plain
+    types only."""
     from train.model import HMMR, ModelConfig
 
     checkpoint = TFCheckpoint(path)
     model_config = released_model_config(checkpoint, groups)
     target = HMMR(ModelConfig(**model_config))
     state = convert_weights(checkpoint, hmmr_table(model_config["n_blocks"]), target)
-    return {"format": WEIGHTS_FORMAT, "format_version": 1, "config": {"model": model_config}, "model": state,
+    return {"format": RELEASED_FORMAT, "format_version": 1, "config": {"model": model_config}, "model": state,
             "source": checkpoint.prefix.name}

@@ -85,7 +85,7 @@ def main(root: str, workers: int) -> None:
                    f"from smpl.is.tue.mpg.de")
     _run([str(bin_dir / "hmmr-train"), "--root", root, "--datasets", "insta", "--smpl-model-dir", str(smpl_dir),
           "--out", str(dataset.path / "runs" / "demo-train"), "--steps", "20", "--batch-size", "2", "--window", "12",
-          "--width", "64"])
+          "--width", "64", "--no-adversarial"])
 
     click.secho("\n== predictions to look at ==", bold=True)
     tubes = read_table(dataset, TUBES)

@@ -135,6 +135,7 @@ class FeatureRows(Rows):
     view: Column
     n_frames: Column
     bbox: Vectors
+    flipped: Sequence[bool | None]  # the view's crops were mirrored (None: not recorded, i.e. not mirrored)
     features: Vectors
     extractor: Sequence[str]
     extractor_version: Sequence[str]

@@ -212,6 +212,7 @@ FEATURES = TableSpec(
         _required("view", pa.int32()),
         _required("n_frames", pa.int32()),
         _required("bbox", pa.list_(BBOX)),
+        _optional("flipped", pa.bool_()),
         _required("features", pa.list_(FEATURE)),
         _required("extractor", pa.string()),
         _required("extractor_version", pa.string()),
@@ -223,8 +224,10 @@ FEATURES = TableSpec(
     producer="features",
     importers=IMPORTERS + REMOVERS,
     units={
-        "view": "0: the tube's own crop boxes; 1, 2, ...: augmented copies, one random scale and shift for "
-                "the whole tube (the crop moves with the person, it does not shake)",
+        "view": "0: the tube's own crop boxes; 1, 2, ...: augmented copies (a random scale and shift per frame, "
+                "or one per tube; see train.features.JitterConfig)",
+        "flipped": "the view's crops were mirrored left-right before the backbone: its targets must be mirrored "
+                   "too (train.augment); null = not mirrored",
         "bbox": "per frame: the crop box these features saw, (center_x_px, center_y_px, scale)",
         "features": "per frame: 2048 float16, ResNet-50 average-pooled",
         "tubes_flush": "the tracking commit the tube came from; a re-tracked video is featured again",

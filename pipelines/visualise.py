@@ -82,14 +82,14 @@ def prediction_stills(root: DatasetRoot, tubes: pd.DataFrame, checkpoint: Path, 
     from render.people import with_vertices
     from render.video import VideoRenderConfig, render_still, write_png
     from train.body import BodyModel
-    from train.predict import load_model
+    from train.checkpoint import load_model
 
     featured = set(read_table(root, FEATURES, columns=["tube_id"])["tube_id"])
     chosen = tubes[tubes["tube_id"].isin(featured)].sort_values("n_frames", ascending=False)
     chosen = chosen.drop_duplicates("video_id").head(n_samples)
     if chosen.empty:
         return []
-    model, body = load_model(Path(checkpoint)), BodyModel(Path(smpl_model_dir))
+    model, body = load_model(Path(checkpoint)).model, BodyModel(Path(smpl_model_dir))
     faces = body.smpl.faces.astype(np.int32)
     stills = []
     with open_renderer() as renderer:

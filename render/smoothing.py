@@ -100,9 +100,9 @@ def smooth_person(person: PersonSequence, config: SmoothingConfig = SmoothingCon
 
 
 def joint_acceleration_mm(joints: np.ndarray) -> float:
-    """Mean acceleration of 3D joints (n, J, 3) in metres -> mm per frame^2 (train.metrics' definition)."""
-    from train.metrics import acceleration
+    """Mean acceleration of 3D joints (n, J, 3) in metres -> mm per frame^2 (the paper's, train.eval_metrics)."""
+    from train.eval_metrics import acceleration
 
     if len(joints) < 3:
         return float("nan")
-    return float(acceleration(torch.from_numpy(np.asarray(joints, np.float64)))) * 1000.0
+    return float(acceleration(np.asarray(joints, np.float64)).mean()) * 1000.0

@@ -50,8 +50,10 @@ def tube_rows(video: SyntheticVideo) -> dict:
     return rows
 
 
-def feature_rows(video: SyntheticVideo, views: int, tubes_flush: str, version: int = 0) -> dict:
-    """The `features` rows of a video in `views` views: boxes scaled per view, random float16 vectors."""
+def feature_rows(video: SyntheticVideo, views: int, tubes_flush: str, version: int = 0,
+                 flipped: tuple[bool | None, ...] = ()) -> dict:
+    """The `features` rows of a video in `views` views: boxes scaled per view, random float16 vectors;
+    flipped: each view's `flipped` flag (views not named: null, as features made before the flag)."""
     rng = _rng(video, 2 + version)
     rows = {name: [] for name in FEATURES.columns}
     tubes = tube_rows(video)
@@ -61,6 +63,7 @@ def feature_rows(video: SyntheticVideo, views: int, tubes_flush: str, version: i
             vectors = rng.integers(0, 0x7C00, (n, FEATURE_DIM), dtype=np.uint16).view(np.float16)
             for name, value in (("tube_id", tube_id), ("video_id", video.video_id), ("view", view), ("n_frames", n),
                                 ("bbox", bbox * np.array([1.0, 1.0, 1.0 + 0.1 * view], np.float32)),
+                                ("flipped", flipped[view] if view < len(flipped) else None),
                                 ("features", vectors), ("extractor", "synthetic"),
                                 ("extractor_version", str(version)), ("tubes_flush", tubes_flush)):
                 rows[name].append(value)
@@ -115,10 +118,18 @@ def commit_features(root: DatasetRoot, videos: list[SyntheticVideo], views: int 
 
 
 def commit_import(root: DatasetRoot, videos: list[SyntheticVideo], views: int = 1, with_3d: bool = True,
-                  with_smpl: bool = True) -> str:
-    """An import of a published dataset: tubes, targets and features of each video in one flush."""
-    return commit(root, IMPORT_STAGE, {v.video_id: {"tubes": tube_rows(v), "targets": target_rows(v, with_3d, with_smpl),
-                                                    "features": feature_rows(v, views, "")} for v in videos})
+                  with_smpl: bool = True, flipped: tuple[bool | None, ...] = (), nan_frames: tuple[int, ...] = ()) -> str:
+    """An import of a published dataset: tubes, targets and features of each video in one flush.
+    nan_frames: frames whose 3D joints are NaN (3DPW's frames without a valid camera)."""
+    def targets(video: SyntheticVideo) -> dict:
+        rows = target_rows(video, with_3d, with_smpl)
+        for joints in rows["joints_3d"] if with_3d else []:
+            joints[list(nan_frames)] = np.nan
+        return rows
+
+    return commit(root, IMPORT_STAGE, {v.video_id: {"tubes": tube_rows(v), "targets": targets(v),
+                                                    "features": feature_rows(v, views, "", flipped=flipped)}
+                                       for v in videos})
 
 
 def write_feature_root(root: DatasetRoot, n_frames: int, frames_per_tube: int = 100, tubes_per_video: int = 4,

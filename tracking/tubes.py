@@ -8,7 +8,9 @@ Per track (which never crosses a shot cut):
   * tubes shorter than `min_frames` (40) are dropped, longer than `max_frames` (500) split;
   * tracks that are mostly face-and-shoulders (a talking head) are dropped.
 The crop box per frame comes from the visible joints, is filled across gaps and smoothed over time (a
-median then a Gaussian), and is scaled so the person is `person_px` (150) tall in a `crop_px` (224) crop.
+median then a Gaussian), and is scaled so the person is `person_px` (150) tall in a `crop_px` (224) crop,
+the person's size being the diagonal of the visible joints' box (`box_extent`), as the released code's
+src/util/smooth_bbox.py measures it, median-filtered over `box_median_frames` (11) frames.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from tracking.similarity import boxes_of
 
 _FACE_AND_SHOULDERS = joint_indices(BODY_25, FACE_AND_SHOULDERS)
 _BODY_ONLY = np.setdiff1d(np.arange(len(BODY_25)), _FACE_AND_SHOULDERS)
+BOX_EXTENTS = ("diagonal", "longest_side")
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,8 @@ class TubeConfig:
     person_px: float = 150.0
     crop_px: int = CROP_PX
     smooth_sigma_frames: float = 3.0
+    box_extent: str = "diagonal"  # or "longest_side" of the visible joints' box
+    box_median_frames: int = 11
 
     def __post_init__(self) -> None:
         if not 0 <= self.stop_visible < self.start_visible <= N_BODY_25:
@@ -46,6 +51,10 @@ class TubeConfig:
             raise ValueError(f"TubeConfig needs 1 <= min_frames <= max_frames, got {self.min_frames}, {self.max_frames}")
         if self.median_window < 1 or self.median_window % 2 == 0:
             raise ValueError(f"TubeConfig.median_window must be odd and >= 1, got {self.median_window}")
+        if self.box_median_frames < 1 or self.box_median_frames % 2 == 0:
+            raise ValueError(f"TubeConfig.box_median_frames must be odd and >= 1, got {self.box_median_frames}")
+        if self.box_extent not in BOX_EXTENTS:
+            raise ValueError(f"TubeConfig.box_extent must be one of {BOX_EXTENTS}, got {self.box_extent!r}")
 
 
 @dataclass(frozen=True)
@@ -101,12 +110,14 @@ def smooth_boxes(keypoints: np.ndarray, config: TubeConfig) -> np.ndarray:
     n = len(keypoints)
     boxes = boxes_of(keypoints, config.min_confidence)  # one vectorised pass, not a loop over frames
     centre = (boxes[:, :2] + boxes[:, 2:]) / 2
-    height = np.maximum((boxes[:, 2:] - boxes[:, :2]).max(axis=1), 1.0)
+    sides = boxes[:, 2:] - boxes[:, :2]
+    extent = np.linalg.norm(sides, axis=1) if config.box_extent == "diagonal" else sides.max(axis=1)
+    height = np.maximum(extent, 1.0)
     index = np.arange(n)
     known = np.flatnonzero(has)
     series = [np.interp(index, known, centre[known, 0]), np.interp(index, known, centre[known, 1]),
               np.interp(index, known, np.log(height[known]))]
-    window = min(5, n if n % 2 else n - 1) or 1
+    window = min(config.box_median_frames, n if n % 2 else n - 1) or 1
     smoothed = [gaussian_filter1d(median_filter(s, size=window, mode="nearest"), config.smooth_sigma_frames,
                                   mode="nearest") for s in series]
     scale = config.person_px / np.exp(smoothed[2])

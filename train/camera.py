@@ -14,12 +14,16 @@ def project(joints: torch.Tensor, camera: torch.Tensor) -> torch.Tensor:
 
 
 def optimal_camera(joints: torch.Tensor, keypoints: torch.Tensor, visibility: torch.Tensor,
-                   eps: float = 1e-8) -> torch.Tensor:
+                   scale_range: tuple[float, float] | None = None, eps: float = 1e-8) -> torch.Tensor:
     """The (s, tx, ty) minimising sum_j v_j |s (X_j + t) - x_j|^2, in closed form.
 
     joints (..., J, 3); keypoints (..., J, 2); visibility (..., J) in [0, 1]. Substituting b = s t makes it
     linear least squares in (s, b): s = cov(X, x) / var(X) over visible joints (weighted), b = mean(x) - s mean(X).
     HMMR uses it for the frames +-5 away, whose camera the model does not predict.
+    scale_range: clip the scale to (low, high); the released code clips to (0.7, 10) because a pose
+    predicted facing the wrong way fits best at a scale near 0, which would hide its 2D error.
+    (Theirs solves a 2x2 linear map and takes half its trace as the scale; this is the exact minimiser
+    of the same objective, never worse on it.)
     """
     weight = visibility[..., None]
     total = weight.sum(-2).clamp_min(eps)
@@ -29,6 +33,7 @@ def optimal_camera(joints: torch.Tensor, keypoints: torch.Tensor, visibility: to
     centred_point = keypoints - mean_point[..., None, :]
     covariance = (weight * centred_joint * centred_point).sum((-2, -1))
     variance = (weight * centred_joint ** 2).sum((-2, -1)).clamp_min(eps)
-    scale = (covariance / variance).clamp_min(eps)
+    scale = covariance / variance
+    scale = scale.clamp(*scale_range) if scale_range is not None else scale.clamp_min(eps)
     translation = mean_point / scale[..., None] - mean_joint
     return torch.cat([scale[..., None], translation], dim=-1)

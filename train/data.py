@@ -2,11 +2,13 @@
 
 `prepare_store` makes `<root>/store` match the live manifest rows (reading only status tables and the
 store's index when nothing changed), `select_tubes` picks a split's tubes with clear errors, and
-`WindowSampler` reads the windows that `train.sampling` draws, from memory-mapped shards. `step_batches`
+`WindowSampler` reads the windows that `train.sampling` draws (split-balanced, `train.mixing`), from
+memory-mapped shards, and mirrors the targets of windows from mirrored views (`train.augment`). `step_batches`
 runs the sampler in DataLoader workers: item `step` is always drawn from the seed (seed, step).
 """
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,7 @@ import torch
 
 from manifests import DatasetRoot
 from manifests.snapshot import Snapshot
+from train.augment import mirror_windows
 from train.losses import Batch
 from train.sampling import Candidates, SamplingRules, Seed, WindowDraws, draw_windows
 from train.store import NO_FEATURES, NOT_LOADED, READY, SHARD_ARRAYS, STALE_FEATURES, ShardArrays, read_index
@@ -83,9 +86,9 @@ class SplitTubes:
     def __len__(self) -> int:
         return len(self.tube_id)
 
-    @property
+    @functools.cached_property
     def candidates(self) -> Candidates:
-        return Candidates(self.dataset, self.n_frames, self.views)
+        return Candidates(self.dataset, self.n_frames, self.views, self.has_3d | self.has_smpl)
 
 
 def select_tubes(index: StoreIndex, root: DatasetRoot, datasets: Iterable[str], split: str,
@@ -141,9 +144,11 @@ class WindowSampler:
         with_3d = tubes.row_3d[draws.tube] >= 0
         arrays = {name: np.zeros((len(shard), length, *SHARD_ARRAYS[name][1]), SHARD_ARRAYS[name][0])
                   for name in (ARRAYS_3D if self.with_3d else ARRAYS_2D)}
+        flipped = np.zeros(len(shard), bool)
         for number in np.unique(shard):
             pick = shard == number
             source = self.shards(int(number))
+            flipped[pick] = source["flipped"][rows[pick, 0]]
             for name, at in (("features", rows), ("keypoints", rows), ("visibility", frame_rows)):
                 arrays[name][pick] = source[name][at[pick]]
             if self.with_3d and (pick & with_3d).any():
@@ -155,7 +160,8 @@ class WindowSampler:
         if self.with_3d:
             batch.has_3d = torch.from_numpy(tubes.has_3d[draws.tube].astype(np.float32))
             batch.has_smpl = torch.from_numpy(tubes.has_smpl[draws.tube].astype(np.float32))
-        return batch
+        # The store keeps targets as annotated; a window whose features saw mirrored crops gets mirrored ones.
+        return mirror_windows(batch, flipped)
 
     def batch(self, batch_size: int, seed: Seed, rank: int = 0, world: int = 1) -> Batch:
         return self.read(self.draw(batch_size, seed, rank, world))

@@ -44,10 +44,9 @@ class Outputs:
 
 
 def run_model(model, windows: torch.Tensor):
-    """(movie-strip prediction, hallucinated prediction) for windows (B, T, F): the one place that knows
-    what HMMR.forward returns."""
-    movie, hallucinated, _, _ = model(windows)
-    return movie, hallucinated
+    """(movie-strip prediction, hallucinated prediction) for windows (B, T, F)."""
+    output = model(windows)
+    return output.movie, output.hallucinated
 
 
 def window_layout(n_frames: int, window: int, margin: int) -> tuple[int, int]:
@@ -217,19 +216,6 @@ class EvalConfig:
             raise ValueError(f"EvalConfig.split must be train, val or test, got {self.split!r}")
 
 
-def load_checkpoint(path: Path):
-    """(model in eval mode, the training config as a plain dict). Read with weights_only=True: a checkpoint
-    holds tensors and plain values only."""
-    from train.model import HMMR, ModelConfig
-
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(state, dict) or "model" not in state or "config" not in state:
-        raise ValueError(f"{path}: not an hmmr-train checkpoint (expected 'model' and 'config' entries)")
-    model = HMMR(ModelConfig(**state["config"]["model"]))
-    model.load_state_dict(state["model"])
-    return model.eval(), state["config"]
-
-
 def evaluate_checkpoint(config: EvalConfig) -> tuple[dict, Path]:
     """Evaluate a checkpoint on `config.datasets`' `config.split`; returns (results, where the JSON went)."""
     from tqdm import tqdm
@@ -237,16 +223,22 @@ def evaluate_checkpoint(config: EvalConfig) -> tuple[dict, Path]:
     from manifests import DatasetRoot
     from manifests.atomic import write_json_atomic
     from train.body import BodyModel
+    from train.checkpoint import load_model
+    from train.config import DEFAULT_WINDOW
     from train.eval_data import iter_eval_sequences
 
     device = torch.device("cuda" if config.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if config.device == "auto" else config.device))
-    model, trained = load_checkpoint(Path(config.checkpoint))
-    model.to(device)
-    datasets = config.datasets or tuple(trained["datasets"])
-    smpl_model_dir = config.smpl_model_dir or trained["smpl_model_dir"]
+    loaded = load_model(Path(config.checkpoint))
+    model, trained = loaded.model.to(device), loaded.trained
+    if trained is None and not (config.datasets and config.smpl_model_dir):
+        raise ValueError(f"{config.checkpoint}: the converted release records no datasets or SMPL folder: "
+                         f"give --datasets and --smpl-model-dir")
+    datasets = config.datasets or trained.datasets
+    smpl_model_dir = config.smpl_model_dir or trained.smpl_model_dir
     body = BodyModel(Path(smpl_model_dir)).to(device).eval()
-    window, delta = int(trained["window"]), model.config.delta_frames
+    # The release trained and was evaluated on windows of 20 frames (its T), our default too.
+    window, delta = (trained.window if trained else DEFAULT_WINDOW), model.config.delta_frames
     margin = (model.config.receptive_field - 1) // 2
     if window - 2 * margin < 1:
         # Trained on windows shorter than the receptive field: keep each window's middle frame, with

@@ -23,23 +23,29 @@ CROP_PX = 224
 
 @dataclass(frozen=True)
 class JitterConfig:
-    """Scale and translation augmentation, with HMR's ranges (its scale_min 0.8, scale_max 1.23,
-    trans_max 20 px in the 224 crop). Features come from a frozen backbone and are computed once, so
-    augmentation happens here: `views` extra copies of every tube, each with one random scale and shift
-    for the whole tube (a per-frame draw would make the crop shake, which real tubes never do).
-    The training sampler picks a view per window."""
+    """The released code's augmentation for precomputed features (src/util/tube_augmentation.py, as
+    insta_variety_to_tfrecords.py runs it once per stored copy): features come from a frozen backbone and
+    are computed once, so augmentation happens here, as `views` extra copies of every tube. In each copy
+    every frame's crop is shifted by up to `shift_px` (in crop pixels) and scaled by 2^U(-scale_log2,
+    scale_log2), drawn afresh per frame (`per_frame`; off: one draw for the whole tube, which never
+    shakes), and the whole copy is mirrored with probability `flip_probability`. View 0 is the tube's own
+    crops. The training sampler picks a view per window."""
 
     views: int = 2
-    scale_range: tuple[float, float] = (0.8, 1.23)
+    scale_log2: float = 0.3
     shift_px: float = 20.0
+    per_frame: bool = True
+    flip_probability: float = 0.5
 
     def __post_init__(self) -> None:
         if self.views < 0:
             raise ValueError(f"JitterConfig.views must be >= 0, got {self.views}")
-        if not 0 < self.scale_range[0] <= self.scale_range[1]:
-            raise ValueError(f"JitterConfig.scale_range must be 0 < low <= high, got {self.scale_range}")
+        if self.scale_log2 < 0:
+            raise ValueError(f"JitterConfig.scale_log2 must be >= 0, got {self.scale_log2}")
         if self.shift_px < 0:
             raise ValueError(f"JitterConfig.shift_px must be >= 0, got {self.shift_px}")
+        if not 0 <= self.flip_probability <= 1:
+            raise ValueError(f"JitterConfig.flip_probability must be in [0, 1], got {self.flip_probability}")
 
 
 @dataclass(frozen=True)
@@ -61,25 +67,29 @@ class FeatureConfig:
 
     def version(self) -> str:
         jitter = self.jitter
-        # resnet50 keeps the version it had before encoders were a choice, so its features stay done.
+        # Version 3: per-frame jitter and mirrored copies change every augmented view's features.
         encoder = "" if self.encoder == "resnet50" else f"{self.encoder}:"
-        return (f"2/{encoder}{Path(self.weights).name if self.weights else 'random-init'}/views=1+{jitter.views}"
-                f",scale={jitter.scale_range[0]}-{jitter.scale_range[1]},shift={jitter.shift_px}")
+        return (f"3/{encoder}{Path(self.weights).name if self.weights else 'random-init'}/views=1+{jitter.views}"
+                f",scale_log2={jitter.scale_log2},shift={jitter.shift_px},per_frame={jitter.per_frame}"
+                f",flip={jitter.flip_probability}")
 
 
-def jittered_boxes(bbox: np.ndarray, tube_id: str, view: int, jitter: JitterConfig) -> np.ndarray:
-    """(n, 3) crop boxes of `view` of a tube: view 0 is the tube's own; others one scale factor and one
-    shift (in crop pixels) for every frame, drawn from the tube id and view so re-runs agree."""
+def jittered_boxes(bbox: np.ndarray, tube_id: str, view: int, jitter: JitterConfig) -> tuple[np.ndarray, bool]:
+    """(n, 3) crop boxes of `view` of a tube and whether its crops are mirrored: view 0 is the tube's own;
+    others shifted (crop pixels) and scaled per frame (or once, see JitterConfig), drawn from the tube id
+    and view so re-runs agree."""
     if view == 0:
-        return bbox.astype(np.float32)
+        return bbox.astype(np.float32), False
     seed = int.from_bytes(hashlib.sha256(f"{tube_id}/{view}".encode()).digest()[:8], "little")
     rng = np.random.default_rng(seed)
-    factor = rng.uniform(*jitter.scale_range)
-    shift_crop_px = rng.uniform(-jitter.shift_px, jitter.shift_px, size=2)
+    draws = len(bbox) if jitter.per_frame else 1
+    factor = 2.0 ** rng.uniform(-jitter.scale_log2, jitter.scale_log2, size=(draws, 1))
+    shift_crop_px = rng.uniform(-jitter.shift_px, jitter.shift_px, size=(draws, 2))
+    flipped = bool(rng.random() < jitter.flip_probability)
     out = bbox.astype(np.float64).copy()
     out[:, :2] += shift_crop_px / out[:, 2:3]  # crop pixels -> image pixels at each frame's scale
-    out[:, 2] *= factor
-    return out.astype(np.float32)
+    out[:, 2:3] *= factor
+    return out.astype(np.float32), flipped
 
 
 class FeatureExtractor:
@@ -121,10 +131,12 @@ def crop(rgb: np.ndarray, centre_x: float, centre_y: float, scale: float) -> np.
 
 @dataclass(frozen=True)
 class TubeBoxes:
-    """The crop boxes of one tube in every view: boxes (views, n, 3), starting at `start_frame`."""
+    """The crop boxes of one tube in every view: boxes (views, n, 3), starting at `start_frame`;
+    flipped (views,) bool: that view's crops are mirrored left-right (None: none is)."""
 
     start_frame: int
     boxes: np.ndarray
+    flipped: np.ndarray | None = None
 
     @property
     def n_frames(self) -> int:
@@ -153,7 +165,8 @@ def video_features(media_path: str, fps: float, tubes: list[TubeBoxes], extract:
             i = frame.index - tube.start_frame
             if 0 <= i < tube.n_frames:
                 for v, (cx, cy, scale) in enumerate(tube.boxes[:, i]):
-                    pending.append(crop(frame.rgb, cx, cy, scale))
+                    image = crop(frame.rgb, cx, cy, scale)
+                    pending.append(image[:, ::-1] if tube.flipped is not None and tube.flipped[v] else image)
                     slots.append((t, v, i))
         if len(pending) >= extract.batch_frames:
             run_pending()
@@ -183,9 +196,11 @@ def features_unit(payload: FeaturesPayload, context: FeatureExtractor, config: F
     video_id = payload.unit_id
     tubes = read_part(TUBES, Path(payload.tubes_part), [video_id], ["tube_id", "start_frame", "fps", "bbox"])
     tubes = tubes.to_pandas()
-    boxes = [TubeBoxes(int(row.start_frame), np.stack([
-        jittered_boxes(np.stack(row.bbox), row.tube_id, view, config.jitter) for view in range(1 + config.jitter.views)]))
-        for row in tubes.itertuples()]
+    boxes = []
+    for row in tubes.itertuples():
+        views = [jittered_boxes(np.stack(row.bbox), row.tube_id, view, config.jitter)
+                 for view in range(1 + config.jitter.views)]
+        boxes.append(TubeBoxes(int(row.start_frame), np.stack([b for b, _ in views]), np.array([f for _, f in views])))
     fps = float(tubes["fps"].iloc[0]) if len(tubes) else 0.0
     features = video_features(payload.media_path, fps, boxes, context) if len(tubes) else []
     # One row per (tube, view), tubes in their part's order, views in order.
@@ -195,6 +210,7 @@ def features_unit(payload: FeaturesPayload, context: FeatureExtractor, config: F
     rows = FeatureRows(tube_id=[tube_id for tube_id, _, _, _ in cells], video_id=[video_id] * n,
                        view=[view for _, view, _, _ in cells], n_frames=[tube.n_frames for _, _, tube, _ in cells],
                        bbox=[tube.boxes[view] for _, view, tube, _ in cells],
+                       flipped=[bool(tube.flipped[view]) for _, view, tube, _ in cells],
                        features=[vectors for _, _, _, vectors in cells], extractor=[context.name] * n,
                        extractor_version=[context.version] * n, tubes_flush=[payload.tubes_flush] * n)
     return UnitResult(rows=(rows,),

@@ -1,17 +1,21 @@
-"""The training loop, top to bottom: data, model, optimiser, steps, checkpoints, validation.
+"""The training loop, top to bottom: data, model, optimisers, steps, checkpoints, validation.
 
-Runs on one device, or under `torchrun --nproc_per_node N` (DistributedDataParallel: each rank draws
-its own windows, rank 0 writes). Resuming from a checkpoint restores model, optimisers, RNG state and
-step, and windows are drawn from a seed derived from the step, so the resumed losses are the ones an
-uninterrupted run would have had.
+Runs on one device, or under `torchrun --nproc_per_node N` (DistributedDataParallel: all ranks draw one
+global batch from the training store and each reads its own block, rank 0 writes). Resuming from a
+checkpoint restores model, optimisers, RNG state and step, and each step's windows are drawn from the
+seed (seed, step), so the resumed losses are the ones an uninterrupted run would have had. Every run
+records the data it read (a snapshot, or the live tables' fingerprint); --resume refuses other data.
+Whatever the run opened (the process group, TensorBoard's writer, scalars.jsonl) is closed on every way
+out, a non-finite loss included.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -19,60 +23,34 @@ import torch
 import torch.distributed as dist
 
 from manifests import FEATURES, TUBES, DatasetRoot
-from manifests.atomic import write_atomic
+from manifests.joints import N_LSP
+from manifests.atomic import write_json_atomic
+from manifests.errors import InputError
 from manifests.snapshot import data_state, load_snapshot
-from train.body import BodyModel
+from train.body import BodyModel, find_mean_params
 from train.camera import project
+from train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from train.config import TrainConfig, config_differences, config_to_plain
 from train.data import DataError, WindowSampler, prepare_store, select_tubes, step_batches
-from train.losses import Batch, Criterion, LossWeights
-from train.metrics import acceleration, pck
-from train.model import HMMR, Discriminators, ModelConfig
-from train.params import camera_of, pose_of, shape_of
+from train.eval_metrics import CROP_PX, acceleration, joint_errors, keypoint_errors
+from train.losses import Batch, Criterion, frame_flags
+from train.model import HMMR, PoseDiscriminator
+from train.params import N_POSE, N_SHAPE, camera_of, pose_of, shape_of
 from train.sampling import SamplingRules
+from train.smpl_io import load_mean_params
 
 log = logging.getLogger(__name__)
+MM = 1000.0  # metres -> millimetres
+
+__all__ = ["TrainConfig", "train", "evaluate", "generator_step", "NonFiniteLoss", "ResumeMismatch"]
 
 
 class NonFiniteLoss(FloatingPointError):
     """A loss became NaN or infinite; raised before the optimiser step, with every loss named."""
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    root: str
-    smpl_model_dir: str
-    out_dir: str
-    datasets: tuple[str, ...] = ("insta", "vlog")
-    mix: tuple[tuple[str, float], ...] = ()  # (dataset, weight): share of windows per dataset
-    mocap: str | None = None  # npz with poses (N, 72) and betas (N, 10) for the adversarial prior
-    snapshot: str | None = None  # train on this frozen dataset version (manifests.snapshot); None: the live tubes
-    steps: int = 1000
-    batch_size: int = 8
-    window: int = 20
-    augment: bool = True  # train on the jittered views of each tube (scale/shift), not only its own boxes
-    loader_workers: int = 2  # processes reading windows ahead of the step (0 = read in the training process)
-    store_dir: str | None = None  # the training store [default: <root>/store]
-    learning_rate: float = 1e-4
-    min_learning_rate_ratio: float = 0.1  # cosine decay from learning_rate to this share of it at the last step
-    discriminator_learning_rate: float = 1e-4
-    weight_decay: float = 1e-4
-    checkpoint_every: int = 500
-    log_every: int = 10
-    val_every: int = 500
-    val_batches: int = 4
-    seed: int = 0
-    device: str = "auto"
-    model: ModelConfig = field(default_factory=ModelConfig)
-    weights: LossWeights = field(default_factory=LossWeights)
-
-    def __post_init__(self) -> None:
-        if self.window <= self.model.delta_frames:
-            raise ValueError(f"TrainConfig.window ({self.window}) must exceed the delta of {self.model.delta_frames} frames")
-        for name in ("steps", "batch_size", "checkpoint_every", "log_every", "val_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
-        if self.loader_workers < 0:
-            raise ValueError(f"TrainConfig.loader_workers must be >= 0, got {self.loader_workers}")
+class ResumeMismatch(InputError, ValueError):
+    """--resume with a model or data configuration other than the checkpoint's."""
 
 
 def describe_data(data: dict) -> str:
@@ -87,12 +65,10 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _save_atomic(path: Path, payload: dict) -> None:
-    write_atomic(path, lambda sink: torch.save(payload, sink))
-
-
-def cosine_learning_rate(step: int, config: TrainConfig) -> float:
-    """The learning rate at `step`: a cosine from learning_rate down to min_learning_rate_ratio of it."""
+def learning_rate_at(step: int, config: TrainConfig) -> float:
+    """The model's learning rate at `step`: constant (released), or a cosine down to min_learning_rate_ratio."""
+    if config.learning_rate_schedule == "constant":
+        return config.learning_rate
     progress = min(1.0, step / max(1, config.steps - 1))
     floor = config.learning_rate * config.min_learning_rate_ratio
     return floor + 0.5 * (config.learning_rate - floor) * (1 + math.cos(math.pi * progress))
@@ -119,18 +95,22 @@ def _check_finite(losses: dict[str, torch.Tensor], step: int) -> None:
         raise NonFiniteLoss(f"non-finite loss at step {step}: {named}")
 
 
-def mixed_precision(device: torch.device):
-    """bf16 autocast on a GPU; plain float32 on a CPU."""
-    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+def mixed_precision(device: torch.device, enabled: bool = True):
+    """bf16 autocast on a GPU when enabled; plain float32 otherwise."""
+    if enabled and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast(device.type, enabled=False)
 
 
 def generator_step(model, criterion: Criterion, optimizer: torch.optim.Optimizer, batch: Batch, step: int,
-                   device: torch.device):
-    """One optimiser step of the model: forward and the named losses under mixed precision, a check that
-    every loss is finite before anything is updated, backward, step. Returns (outputs, losses, total)."""
-    with mixed_precision(device):
+                   device: torch.device, bf16: bool = False):
+    """One optimiser step of the model: the forward (bf16 autocast on a GPU if `bf16`), the body model and
+    the named losses in float32, a check that every loss is finite before anything is updated, backward,
+    step. Returns (outputs, losses, total)."""
+    with mixed_precision(device, bf16):
         outputs = model(batch.features)
-        losses = criterion(outputs, batch)
+    outputs = outputs.float()
+    losses = criterion(outputs, batch)
     _check_finite(losses, step)
     total = sum(losses.values())
     optimizer.zero_grad(set_to_none=True)
@@ -139,15 +119,40 @@ def generator_step(model, criterion: Criterion, optimizer: torch.optim.Optimizer
     return outputs, losses, total
 
 
-def _load_mocap(path: str | None) -> tuple[torch.Tensor, torch.Tensor] | None:
-    if not path:
-        log.warning("no --mocap file: the adversarial pose prior is OFF; poses are only constrained by 2D keypoints")
-        return None
+def load_mocap(path: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Real SMPL poses (N, 72) and betas (N, 10) from an npz with `poses` and `betas`."""
     data = np.load(path)
-    for key, width in (("poses", 72), ("betas", 10)):
+    for key, width in (("poses", N_POSE), ("betas", N_SHAPE)):
         if key not in data or data[key].ndim != 2 or data[key].shape[1] < width:
             raise ValueError(f"{path}: needs '{key}' of shape (N, >= {width}); it has {list(data.keys())}")
-    return torch.from_numpy(data["poses"][:, :72]).float(), torch.from_numpy(data["betas"][:, :10]).float()
+    return torch.from_numpy(data["poses"][:, :N_POSE]).float(), torch.from_numpy(data["betas"][:, :N_SHAPE]).float()
+
+
+def build_model(config: TrainConfig) -> HMMR:
+    """HMMR with its learned mean starting at HMR's mean parameters when the h5 is there (said in the log)."""
+    path = Path(config.mean_params) if config.mean_params else find_mean_params(Path(config.smpl_model_dir))
+    if path is None:
+        log.warning("no neutral_smpl_meanwjoints.h5 beside the SMPL model (or --mean-params): the regressor "
+                    "starts from the zero pose and shape instead of HMR's mean")
+        return HMMR(config.model)
+    pose, shape = load_mean_params(path)
+    log.info("mean pose and shape from %s", path)
+    return HMMR(config.model, mean_pose=pose, mean_shape=shape)
+
+
+def _resume(path: Path, config: TrainConfig, device: torch.device, data: dict | None = None) -> Checkpoint:
+    if not path.is_file():
+        raise FileNotFoundError(f"--resume: no checkpoint at {path}")
+    checkpoint = load_checkpoint(path, map_location=device)
+    differences = config_differences(checkpoint.config, config)
+    if differences:
+        raise ResumeMismatch(f"--resume: {path} was trained with another model or data configuration: "
+                             + "; ".join(differences) + ". Resume with the same settings, or train into a new --out")
+    if data is not None and (checkpoint.data or data) != data:
+        raise DataError(f"--resume: {path} trained on {describe_data(checkpoint.data)}, but the root "
+                        f"now holds {describe_data(data)}; resume on the same data (train with --snapshot to "
+                        "freeze it) or start a new --out")
+    return checkpoint
 
 
 def train(config: TrainConfig, resume: bool = False, stop_after_steps: int | None = None) -> dict[str, float]:
@@ -159,6 +164,14 @@ def train(config: TrainConfig, resume: bool = False, stop_after_steps: int | Non
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     if distributed:
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    try:
+        return _train(config, resume, stop_after_steps, distributed)
+    finally:
+        if distributed:
+            dist.destroy_process_group()
+
+
+def _train(config: TrainConfig, resume: bool, stop_after_steps: int | None, distributed: bool) -> dict[str, float]:
     rank = dist.get_rank() if distributed else 0
     world = dist.get_world_size() if distributed else 1
     device = _device(config.device)
@@ -167,10 +180,12 @@ def train(config: TrainConfig, resume: bool = False, stop_after_steps: int | Non
     out_dir = Path(config.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed + rank)
+    if config.objective.adversarial > 0 and not config.mocap:
+        raise ValueError("the adversarial pose prior (the paper's, weight 1) needs real poses: give --mocap FILE.npz "
+                         "(poses (N, 72), betas (N, 10), e.g. MoSh'd CMU), or --no-adversarial to train without it")
 
     # Data: the train split of the chosen datasets, from the training store (first brought up to date
     # with the manifests, or with the snapshot's rows); validation on their val split when it has windows.
-    # Every run records the data it read (a snapshot, or the live tables' fingerprint); --resume refuses other data.
     root = DatasetRoot(Path(config.root))
     snapshot = load_snapshot(root, config.snapshot) if config.snapshot else None
     data = asdict(data_state(root, (TUBES, FEATURES), snapshot))
@@ -180,108 +195,108 @@ def train(config: TrainConfig, resume: bool = False, stop_after_steps: int | Non
     val_tubes = select_tubes(store, root, config.datasets, "val", config.window)
     val_sampler = WindowSampler(val_tubes, SamplingRules(config.window)) if len(val_tubes) else None
 
-    # Model, body model, prior and optimisers.
-    model = HMMR(config.model).to(device)
+    # Model, body model, prior and optimisers (Adam, as the released code).
+    model = build_model(config).to(device)
     body = BodyModel(Path(config.smpl_model_dir)).to(device)
-    mocap = _load_mocap(config.mocap)
-    discriminators = Discriminators().to(device) if mocap is not None else None
-    criterion = Criterion(body, config.weights, discriminators, config.model.delta_frames)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    d_optimizer = (torch.optim.AdamW(discriminators.parameters(), lr=config.discriminator_learning_rate,
-                                     weight_decay=config.weight_decay) if discriminators is not None else None)
+    mocap = load_mocap(config.mocap) if config.objective.adversarial > 0 else None
+    discriminator = PoseDiscriminator().to(device) if mocap is not None else None
+    criterion = Criterion(body, config.objective, discriminator, config.model.delta_frames)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    d_optimizer = (torch.optim.Adam(discriminator.parameters(), lr=config.discriminator_learning_rate,
+                                    weight_decay=config.weight_decay) if discriminator is not None else None)
     step = 0
     checkpoint_path = out_dir / "checkpoint.pt"
     if resume:
-        if not checkpoint_path.is_file():
-            raise FileNotFoundError(f"--resume: no checkpoint at {checkpoint_path}")
-        state = torch.load(checkpoint_path, map_location=device, weights_only=False)
-        if state.get("data", data) != data:
-            raise DataError(f"--resume: {checkpoint_path} trained on {describe_data(state['data'])}, but the root "
-                            f"now holds {describe_data(data)}; resume on the same data (train with --snapshot to "
-                            "freeze it) or start a new --out")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        if discriminators is not None and state.get("discriminators"):
-            discriminators.load_state_dict(state["discriminators"])
-            d_optimizer.load_state_dict(state["d_optimizer"])
-        torch.set_rng_state(state["torch_rng"])
-        step = state["step"]
+        state = _resume(checkpoint_path, config, device, data)
+        model.load_state_dict(state.model)
+        optimizer.load_state_dict(state.optimizer)
+        if discriminator is not None and state.discriminator is not None:
+            discriminator.load_state_dict(state.discriminator)
+            d_optimizer.load_state_dict(state.d_optimizer)
+        torch.set_rng_state(state.torch_rng)
+        step = state.step
         log.info("resumed from %s at step %d", checkpoint_path, step)
-    trained = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
+    # Every parameter gets a gradient each step unless the hallucinator sits out.
+    unused = not config.objective.hallucination
+    trained = (torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=unused)
+               if distributed else model)
+    d_trained = (torch.nn.parallel.DistributedDataParallel(discriminator)
+                 if distributed and discriminator is not None else discriminator)
     if rank == 0:
-        (out_dir / "config.json").write_text(json.dumps({**asdict(config), "data": data}, indent=2, default=str) + "\n")
+        write_json_atomic(out_dir / "config.json", {**config_to_plain(config), "data": data})
 
     losses: dict[str, torch.Tensor] = {}
-    scalars = open(out_dir / "scalars.jsonl", "a") if rank == 0 else None
-    board = _summary_writer(out_dir) if rank == 0 else None
     last_step = config.steps if stop_after_steps is None else min(config.steps, step + stop_after_steps)
-    batches = iter(step_batches(sampler, config.batch_size, config.seed, range(step, last_step), rank, world,
-                                config.loader_workers, device))
-    while step < last_step:
-        model.train()
-        for group in optimizer.param_groups:
-            group["lr"] = cosine_learning_rate(step, config)
-        batch = next(batches)
-        outputs, losses, total = generator_step(trained, criterion, optimizer, batch, step, device)
-        if discriminators is not None:
-            picks = torch.from_numpy(np.random.default_rng(config.seed + step).integers(0, len(mocap[0]), batch.features.shape[0] * config.window))
-            d_loss = criterion.discriminator_loss(outputs[0], mocap[0][picks].to(device), mocap[1][picks].to(device))
-            d_optimizer.zero_grad(set_to_none=True)
-            d_loss.backward()
-            d_optimizer.step()
-            losses["discriminator"] = d_loss.detach()
-        step += 1
-        if rank == 0 and (step % config.log_every == 0 or step == config.steps):
-            record = {"step": step, "total": float(total.detach()), **{k: float(v.detach()) for k, v in losses.items()}}
-            scalars.write(json.dumps(record) + "\n")
-            scalars.flush()
-            _add_scalars(board, "train", record, step)
-            log.info("step %d: total %.4f", step, record["total"])
-        if rank == 0 and val_sampler is not None and (step % config.val_every == 0 or step == config.steps):
-            metrics = evaluate(model, body, val_sampler, config, device)
-            scalars.write(json.dumps({"step": step, **metrics}) + "\n")
-            _add_scalars(board, "val", metrics, step)
-        if rank == 0 and (step % config.checkpoint_every == 0 or step == last_step):
-            _save_atomic(checkpoint_path, {
-                "step": step, "config": asdict(config), "data": data, "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "discriminators": discriminators.state_dict() if discriminators is not None else None,
-                "d_optimizer": d_optimizer.state_dict() if d_optimizer is not None else None,
-                "torch_rng": torch.get_rng_state(),
-            })
-    if scalars:
-        scalars.close()
-    if board is not None:
-        board.close()
-    if distributed:
-        dist.destroy_process_group()
+    with contextlib.ExitStack() as opened:
+        scalars = opened.enter_context(open(out_dir / "scalars.jsonl", "a")) if rank == 0 else None
+        board = opened.enter_context(contextlib.closing(_summary_writer(out_dir))) if rank == 0 else None
+        batches = iter(step_batches(sampler, config.batch_size, config.seed, range(step, last_step), rank, world,
+                                    config.loader_workers, device))
+        while step < last_step:
+            model.train()
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate_at(step, config)
+            batch = next(batches)
+            outputs, losses, total = generator_step(trained, criterion, optimizer, batch, step, device,
+                                                    config.mixed_precision)
+            if d_trained is not None:
+                fakes = criterion.fake_rotations(outputs).detach()
+                picks = torch.from_numpy(np.random.default_rng(config.seed + step * world + rank)
+                                         .integers(0, len(mocap[0]), len(fakes)))
+                d_loss = criterion.discriminator_loss(d_trained, mocap[0][picks].to(device), fakes)
+                _check_finite({"discriminator": d_loss}, step)
+                d_optimizer.zero_grad(set_to_none=True)
+                d_loss.backward()
+                d_optimizer.step()
+                losses["discriminator"] = d_loss.detach()
+            step += 1
+            if rank == 0 and (step % config.log_every == 0 or step == config.steps):
+                record = {"step": step, "total": float(total.detach()), **{k: float(v.detach()) for k, v in losses.items()}}
+                scalars.write(json.dumps(record) + "\n")
+                scalars.flush()
+                _add_scalars(board, "train", record, step)
+                log.info("step %d: total %.4f", step, record["total"])
+            if rank == 0 and val_sampler is not None and (step % config.val_every == 0 or step == config.steps):
+                metrics = evaluate(model, body, val_sampler, config, device)
+                scalars.write(json.dumps({"step": step, **metrics}) + "\n")
+                _add_scalars(board, "val", metrics, step)
+            if rank == 0 and (step % config.checkpoint_every == 0 or step == last_step):
+                save_checkpoint(checkpoint_path, Checkpoint(
+                    step=step, config=config, model=model.state_dict(), optimizer=optimizer.state_dict(),
+                    discriminator=discriminator.state_dict() if discriminator is not None else None,
+                    d_optimizer=d_optimizer.state_dict() if d_optimizer is not None else None,
+                    torch_rng=torch.get_rng_state(), data=data))
     return {k: float(v.detach()) for k, v in losses.items()}
 
 
 @torch.no_grad()
 def evaluate(model: HMMR, body: BodyModel, sampler: WindowSampler, config: TrainConfig, device: torch.device,
              seed: int = 12345) -> dict[str, float]:
-    """PCK@0.05 of the projected joints against the 2D keypoints, and the predicted joints' acceleration."""
+    """A quick look at the val split while training, with the paper's metric definitions
+    (train/eval_metrics.py) on a few windows: PCK@0.05 after the released scale/translation fit, the
+    predicted joints' acceleration, and MPJPE / PA-MPJPE where windows have 3D. `hmmr-train eval` is
+    the paper's protocol on whole tubes."""
     model.eval()
-    pcks, accelerations = [], []
+    pcks, accelerations, mpjpes, pa_mpjpes = [], [], [], []
     for i in range(config.val_batches):
         batch: Batch = sampler.batch(config.batch_size, seed=seed + i).to(device)
-        prediction = model(batch.features)[0]
-        theta = prediction.theta
-        _, joints = body(pose_of(theta).reshape(-1, 72), shape_of(theta).reshape(-1, 10))
+        theta = model(batch.features).movie.theta
+        _, joints = body(pose_of(theta).reshape(-1, N_POSE), shape_of(theta).reshape(-1, N_SHAPE))
         joints = joints.reshape(*theta.shape[:2], *joints.shape[-2:])
-        pcks.append(float(pck(project(joints, camera_of(theta)), batch.keypoints, batch.visibility)))
-        accelerations.append(float(torch.stack([acceleration(j) for j in joints]).mean()))
-    return {"val_pck_0.05": float(np.mean(pcks)), "val_acceleration_m_per_frame2": float(np.mean(accelerations))}
-
-
-def parse_mix(text: str) -> tuple[tuple[str, float], ...]:
-    """'insta=2,vlog=1' -> (('insta', 2.0), ('vlog', 1.0))."""
-    pairs = []
-    for item in filter(None, text.split(",")):
-        name, _, weight = item.partition("=")
-        value = float(weight) if weight else 1.0
-        if not math.isfinite(value) or value <= 0:
-            raise ValueError(f"--mix weight for {name!r} must be a positive number, got {weight!r}")
-        pairs.append((name, value))
-    return tuple(pairs)
+        pixels = (project(joints, camera_of(theta)) + 1.0) * 0.5 * CROP_PX
+        truth = torch.cat([(batch.keypoints + 1.0) * 0.5 * CROP_PX, (batch.visibility >= 0.1)[..., None].float()], -1)
+        pixels, truth, joints = (t.double().cpu().numpy() for t in (pixels, truth, joints))
+        pcks.append(keypoint_errors(truth.reshape(-1, *truth.shape[2:]), pixels.reshape(-1, *pixels.shape[2:])).pck)
+        accelerations += [acceleration(j[:, :N_LSP]) for j in joints]
+        if batch.joints_3d is not None and batch.has_3d is not None:
+            frames = frame_flags(batch.has_3d, batch.joints_3d).cpu().numpy()
+            if frames.any():
+                errors = joint_errors(batch.joints_3d.double().cpu().numpy()[frames], joints[frames][:, :N_LSP])
+                mpjpes.append(errors[0])
+                pa_mpjpes.append(errors[1])
+    metrics = {"val_pck_0.05": float(np.nanmean(np.concatenate(pcks))),
+               "val_acceleration_mm_per_frame2": MM * float(np.mean(np.concatenate(accelerations)))}
+    if mpjpes:
+        metrics.update(val_mpjpe_mm=MM * float(np.mean(np.concatenate(mpjpes))),
+                       val_pa_mpjpe_mm=MM * float(np.mean(np.concatenate(pa_mpjpes))))
+    return metrics

@@ -8,15 +8,8 @@ import numpy as np
 import torch
 
 from manifests import FEATURES, DatasetRoot, read_table, video_id_of_tube
-from train.model import HMMR, ModelConfig
+from train.model import HMMR
 from train.params import camera_of, pose_of, shape_of
-
-
-def load_model(checkpoint: Path) -> HMMR:
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    model = HMMR(ModelConfig(**state["config"]["model"]))
-    model.load_state_dict(state["model"])
-    return model.eval()
 
 
 @torch.no_grad()
@@ -25,7 +18,7 @@ def predict_tube(model: HMMR, features: np.ndarray) -> dict[str, np.ndarray]:
     camera (n, 3), pose (n, 72), shape (n, 10) from the temporal encoder (the whole tube as context);
     single_frame_{past,present,future}_pose (n, 72) from each frame alone, through the hallucinator."""
     x = torch.from_numpy(features.astype(np.float32))
-    movie = model(x[None])[0]
+    movie = model(x[None]).movie
     single = model.predict_single_frame(x)
     theta = movie.theta[0]
     return {

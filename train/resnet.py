@@ -66,8 +66,10 @@ def load_resnet50(weights: Path | None) -> tuple[ResNet50, str]:
         log.warning("NO FEATURE WEIGHTS GIVEN: ResNet-50 is randomly initialised, its features are meaningless "
                     "for training a real model. Pass --feature-weights (torchvision resnet50 or converted HMR weights).")
         return model.eval(), "resnet50-random-init"
-    state = torch.load(Path(weights), map_location="cpu", weights_only=True)
-    state = state.get("state_dict", state) if isinstance(state, dict) else state
+    from train.checkpoint import load_state  # the one reader: weights_only, a refused file named
+
+    state = load_state(Path(weights))
+    state = state.get("state_dict", state)
     state = {k.removeprefix("module.").removeprefix("backbone."): v for k, v in state.items() if not k.startswith("fc.")}
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing:

@@ -6,11 +6,12 @@ was drawn before), and under DDP all ranks draw the same global batch and each r
 """
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
+
+from train.mixing import BalancedPools, MixConfig, balanced_pools, draw_balanced
 
 Seed = int | Sequence[int]
 REDRAW_ROUNDS = 8  # attempts to replace a window that repeats one already in the global batch
@@ -18,33 +19,36 @@ REDRAW_ROUNDS = 8  # attempts to replace a window that repeats one already in th
 
 @dataclass(frozen=True)
 class SamplingRules:
-    """length: frames per window. mix: (dataset, weight) pairs: each batch holds about weight / sum of
-    weights of its windows from that dataset (exactly floor or ceil of it, see `dataset_counts`);
-    datasets not named weigh 1; within a dataset every tube is equally likely. augment: each window
-    comes from a random view of its tube (the jittered crops of the features stage); otherwise view 0."""
+    """length: frames per window. mix: the released code's split-balanced batches (`train.mixing`: each
+    batch's share of windows from tubes with 3D supervision, and dataset weights within each half).
+    augment: each window comes from a random view of its tube (the jittered, perhaps mirrored crops of
+    the features stage); otherwise view 0."""
 
     length: int
-    mix: tuple[tuple[str, float], ...] = ()
+    mix: MixConfig = MixConfig()
     augment: bool = False
 
     def __post_init__(self) -> None:
         if self.length < 1:
             raise ValueError(f"SamplingRules.length must be >= 1, got {self.length}")
-        for name, weight in self.mix:
-            if not (math.isfinite(weight) and weight > 0):
-                raise ValueError(f"SamplingRules.mix: the weight of {name!r} must be a positive number, got {weight}")
-
-    def weight(self, dataset: str) -> float:
-        return dict(self.mix).get(dataset, 1.0)
 
 
 @dataclass(frozen=True)
 class Candidates:
-    """The tubes windows may come from: dataset (str), n_frames and views (ints), one entry per tube."""
+    """The tubes windows may come from: dataset (str), n_frames and views (ints), and supervised_3d (bool:
+    3D joints or SMPL, the 3D half of split-balanced batches), one entry per tube."""
 
     dataset: np.ndarray
     n_frames: np.ndarray
     views: np.ndarray
+    supervised_3d: np.ndarray
+    _pools: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def pools(self, mix: MixConfig) -> BalancedPools:
+        """The split-balanced pools under `mix`, worked out on first use (a sampler keeps one Candidates)."""
+        if mix not in self._pools:
+            self._pools[mix] = balanced_pools(self.dataset, self.supervised_3d, mix)
+        return self._pools[mix]
 
 
 @dataclass(frozen=True)
@@ -63,15 +67,6 @@ class WindowDraws:
         return np.stack([self.tube, self.view, self.start], axis=1)
 
 
-def dataset_counts(shares: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Split n windows between datasets with these shares (summing to 1): systematic rounding gives each
-    dataset floor or ceil of n * share, n in all, and n * share on average."""
-    edges = np.floor(np.concatenate([[0.0], np.cumsum(shares) * n]) + rng.random())
-    counts = np.diff(edges).astype(np.int64)
-    counts[-1] += n - counts.sum()  # cumulative float error can leave the last edge one off
-    return counts
-
-
 def _place(candidates: Candidates, rules: SamplingRules, tube: np.ndarray, rng: np.random.Generator):
     """A view and a first frame for each drawn tube."""
     last_start = candidates.n_frames[tube] - rules.length
@@ -83,19 +78,16 @@ def _place(candidates: Candidates, rules: SamplingRules, tube: np.ndarray, rng: 
 
 def draw_windows(candidates: Candidates, rules: SamplingRules, batch_size: int, seed: Seed, world: int = 1) -> WindowDraws:
     """The global batch of a step: `world` blocks of `batch_size` windows (rank r reads block r), each
-    block split between datasets by `rules.mix`. No window appears twice in the global batch while the
-    tubes hold enough distinct windows (a repeat is drawn again, up to REDRAW_ROUNDS times)."""
+    block split-balanced by `rules.mix` (`train.mixing.split_balanced_picks`). No window appears twice in
+    the global batch while the tubes hold enough distinct windows (a repeat is drawn again, up to
+    REDRAW_ROUNDS times)."""
     if np.any(candidates.n_frames < rules.length):
         raise ValueError(f"every candidate tube must have at least {rules.length} frames")
     rng = np.random.default_rng(seed)
-    names = np.unique(candidates.dataset)
-    members = [np.flatnonzero(candidates.dataset == name) for name in names]
-    weights = np.array([rules.weight(str(name)) for name in names])
-    shares = weights / weights.sum()
+    pools = candidates.pools(rules.mix)
     tubes = []
     for _ in range(world):
-        counts = dataset_counts(shares, batch_size, rng)
-        block = np.concatenate([group[rng.integers(0, len(group), count)] for group, count in zip(members, counts)])
+        block = draw_balanced(rng, batch_size, pools, rules.mix.share_3d)
         tubes.append(block[rng.permutation(len(block))])
     tube = np.concatenate(tubes)
     view, start = _place(candidates, rules, tube, rng)

@@ -7,7 +7,10 @@ A derived copy of the manifests laid out for random access to windows of T frame
                            flushes its rows came from, its state, and where its arrays lie
   shards/<id>/<array>.npy  contiguous arrays, memory-mapped by readers; written once, never rewritten
     features   (rows, 2048) float16    rows = a tube's views one after another, n frames each
-    keypoints  (rows, 25, 2) float32   HMMR_25 in crop units of that row's view ([-1, 1] in the crop)
+    keypoints  (rows, 25, 2) float32   HMMR_25 in crop units of that row's view ([-1, 1] in the crop),
+                                       as annotated even where the view is mirrored
+    flipped    (rows,) bool            that row's view saw mirrored crops (FEATURES `flipped`): a reader
+                                       mirrors such a window's targets (train.augment.mirror_windows)
     visibility (frames, 25) float32    per frame of a tube, the same for every view
     joints_3d  (frames_3d, 14, 3) float32, pose (frames_3d, 72), shape (frames_3d, 10): only the
                                        frames of tubes with 3D supervision (zeros where one kind is absent)
@@ -31,7 +34,7 @@ from manifests.atomic import TEMP_PREFIX, fsync_dir, write_atomic
 from manifests.joints import HMMR_25, N_LSP
 from manifests.tables import FEATURE_DIM
 
-STORE_FORMAT = "1"
+STORE_FORMAT = "2"  # 2: the `flipped` array of mirrored views
 INDEX_NAME = "index.parquet"
 SHARDS_DIR = "shards"
 N_JOINTS = len(HMMR_25)
@@ -71,6 +74,7 @@ SOURCE_COLUMNS = ["tubes_flush", "features_flush", "targets_flush"]
 SHARD_ARRAYS: dict[str, tuple[np.dtype, tuple[int, ...]]] = {
     "features": (np.dtype(np.float16), (FEATURE_DIM,)),
     "keypoints": (np.dtype(np.float32), (N_JOINTS, 2)),
+    "flipped": (np.dtype(np.bool_), ()),
     "visibility": (np.dtype(np.float32), (N_JOINTS,)),
     "joints_3d": (np.dtype(np.float32), (N_LSP, 3)),
     "pose": (np.dtype(np.float32), (72,)),

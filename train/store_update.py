@@ -186,11 +186,12 @@ def _write_shard(root: DatasetRoot, folder: Path, ready: pd.DataFrame, live: pd.
     located = []
     for flush_id, group in ready.groupby("features_flush", sort=True):
         videos = live.loc[group["video_id"].unique()]
-        features = _read_rows(root, FEATURES, videos["features_flush"], ["tube_id", "view", "bbox", "features"])
+        features = _read_rows(root, FEATURES, videos["features_flush"], ["tube_id", "view", "bbox", "flipped", "features"])
         tubes = _read_rows(root, TUBES, videos["tubes_flush"], ["tube_id", "keypoints"])
         targets = _read_rows(root, TARGETS, videos["targets_flush"], ["tube_id", "keypoints", "joints_3d", "pose", "shape"])
         by_view = {(t, v): i for i, (t, v) in enumerate(zip(features["tube_id"].to_pylist(), features["view"].to_pylist()))}
         vectors, boxes = _vectors(features["features"], FEATURE_DIM), _vectors(features["bbox"], 3)
+        flipped = [bool(f) for f in features["flipped"].to_pylist()]  # null (older features): not mirrored
         tube_keypoints = dict(zip(tubes["tube_id"].to_pylist(), _vectors(tubes["keypoints"], 75)))
         target_of = {t: i for i, t in enumerate(targets["tube_id"].to_pylist())}
         target_keypoints = _vectors(targets["keypoints"], len(HMMR_25) * 3)
@@ -212,6 +213,8 @@ def _write_shard(root: DatasetRoot, folder: Path, ready: pd.DataFrame, live: pd.
                 coordinates, visibility = crop_coordinates(keypoints, boxes[i])
                 sinks["features"].append(vectors[i])
                 sinks["keypoints"].append(coordinates)
+                # Targets stay as annotated: the reader mirrors a flipped view's windows (train.augment).
+                sinks["flipped"].append(np.full(n, flipped[i]))
             sinks["visibility"].append(visibility)
             if target is not None:
                 joint, pose, shape = joints[target], poses[target], shapes[target]

@@ -44,11 +44,11 @@ def main(video_or_tube, root, checkpoint, out, encoder, feature_weights, smpl_mo
     Every npz holds frames, fps, track_id, pose (axis-angle), betas, camera, bbox (see render/export.py).
     """
     from pipelines.visualise import RANDOM_FEATURES_LABEL, predict_root_tube
-    from train.predict import load_model
+    from train.checkpoint import load_model
 
     request = output_request(smpl_model_dir, render_path, render_frame, side_view, label, render_max_side, smooth,
                              smooth_min_cutoff, smooth_beta, with_vertices, export_obj, no_progress)
-    model = load_model(Path(checkpoint))
+    model = load_model(Path(checkpoint)).model
     if Path(video_or_tube).is_file():
         _predict_video(model, Path(video_or_tube), out, encoder, feature_weights,
                        pose_config(backend, openpose_model_folder, openpose_python_path, net_resolution, openpose_params,

@@ -8,6 +8,7 @@ from pipelines.cli.common import (BadInput, cluster_config, cluster_options, dat
                                   report, root_option, runner_config, runner_options, setup_logging)
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
+DEFAULT_STEPS = 560_000  # train.config.DEFAULT_STEPS (not imported here: --help stays instant without torch)
 
 
 def _train_options(function):
@@ -17,21 +18,35 @@ def _train_options(function):
         click.option("--snapshot", default=None,
                      help="Train on exactly the tubes of this snapshot (`hmmr-dataset snapshot NAME`) [default: the "
                           "live tubes; their fingerprint is recorded in config.json and --resume refuses others]."),
-        click.option("--mix", default="", help="Share of windows per dataset, e.g. insta=2,vlog=1 [default: equal]."),
+        click.option("--mix", default="3d=0.5", show_default=True,
+                     help="Each batch's share of windows with 3D supervision (the paper's split-balanced half), and "
+                          "optional dataset weights within each half, e.g. 3d=0.5,insta=2,vlog=1."),
         click.option("--smpl-model-dir", type=click.Path(exists=True), default=None,
-                     help="Folder with SMPL_NEUTRAL.pkl (or the official basicModel_neutral_*.pkl)."),
+                     help="Folder with neutral_smpl_with_cocoplustoesankles_reg.pkl (the released model's joints) or "
+                          "SMPL_NEUTRAL.pkl / the official basicModel_neutral_*.pkl, and optionally "
+                          "neutral_smpl_meanwjoints.h5."),
+        click.option("--mean-params", type=click.Path(exists=True, dir_okay=False), default=None,
+                     help="HMR's neutral_smpl_meanwjoints.h5, when it is not in --smpl-model-dir."),
         click.option("--mocap", type=click.Path(exists=True, dir_okay=False), default=None,
-                     help=f"npz of real SMPL poses (N, {N_SMPL_POSE}) and betas (N, {N_SMPL_SHAPE}) for the adversarial "
-                          "prior [default: off]."),
+                     help=f"npz of real SMPL poses (N, {N_SMPL_POSE}) and betas (N, {N_SMPL_SHAPE}): the adversarial "
+                          "prior's real poses (required unless --no-adversarial)."),
+        click.option("--no-adversarial", is_flag=True, help="Train without the adversarial pose prior (not the paper's)."),
         click.option("--out", "out_dir", default="runs/train", show_default=True, help="Checkpoints and logs."),
-        click.option("--steps", default=100_000, show_default=True),
-        click.option("--batch-size", default=8, show_default=True),
+        click.option("--steps", default=DEFAULT_STEPS, show_default=True,
+                     help="Optimiser steps (the released model: 559,908 at batch 8)."),
+        click.option("--batch-size", default=8, show_default=True, help="Windows per step (per process under torchrun)."),
         click.option("--window", default=20, show_default=True, help="Frames per training sequence."),
         click.option("--augment/--no-augment", default=True, show_default=True,
-                     help="Draw windows from the scale/shift-jittered views the features stage made."),
-        click.option("--lr", "learning_rate", default=1e-4, show_default=True),
+                     help="Draw windows from the jittered and mirrored views the features stage made."),
+        click.option("--lr", "learning_rate", default=1e-5, show_default=True, help="Adam learning rate of the model."),
+        click.option("--lr-schedule", default="constant", show_default=True, type=click.Choice(["constant", "cosine"]),
+                     help="constant (the paper's) or a cosine decay to a tenth at the last step."),
+        click.option("--d-lr", "discriminator_learning_rate", default=1e-4, show_default=True,
+                     help="Adam learning rate of the pose discriminator."),
+        click.option("--bf16", "mixed_precision", is_flag=True,
+                     help="bf16 autocast of the network's forward on a GPU (the body model and losses stay float32)."),
         click.option("--width", default=2048, show_default=True, help="Temporal encoder channels (paper: 2048)."),
-        click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt."),
+        click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt (same model and data settings)."),
         click.option("--stop-after", "stop_after_steps", type=int, default=None,
                      help="Leave after this many steps of this run, with a checkpoint (a job's time limit); "
                           "--resume continues the same schedule."),
@@ -51,31 +66,43 @@ def _train_options(function):
 @_train_options
 @click.pass_context
 @exit_codes
-def main(ctx, root, datasets, snapshot, mix, smpl_model_dir, mocap, out_dir, steps, batch_size, window, augment,
-         learning_rate, width, resume, stop_after_steps, device, loader_workers, store_dir, verbose):
-    """Train temporal HMMR on the tubes of ROOT (needs their features: `hmmr-train features` first).
+def main(ctx, root, datasets, snapshot, mix, smpl_model_dir, mean_params, mocap, no_adversarial, out_dir, steps,
+         batch_size, window, augment, learning_rate, lr_schedule, discriminator_learning_rate, mixed_precision, width,
+         resume, stop_after_steps, device, loader_workers, store_dir, verbose):
+    """Train temporal HMMR on the tubes of ROOT (needs their features: `hmmr-train features` first), with
+    the released code's objective, optimiser and defaults (see the README for every departure).
 
     \b
     hmmr-train features --root data --feature-weights resnet50.pth   # GPU stage, incremental
-    hmmr-train --root data --datasets insta,vlog --smpl-model-dir smpl/ --mocap cmu_poses.npz
+    hmmr-train --root data --datasets insta,vlog --smpl-model-dir models/ --mocap cmu_poses.npz
     torchrun --nproc_per_node 4 $(which hmmr-train) --root data ...   # several GPUs (DDP)
-    hmmr-train eval --root data --checkpoint runs/train/checkpoint.pt --split val
+    hmmr-train eval --root data --checkpoint runs/train/checkpoint.pt --datasets 3dpw,h36m,penn --split test
     """
     if ctx.invoked_subcommand is not None:
         return
+    from dataclasses import replace
+
+    from train.config import TrainConfig
     from train.data import DataError
-    from train.loop import TrainConfig, parse_mix, train
+    from train.losses import ObjectiveConfig
+    from train.loop import train
+    from train.mixing import parse_mix
     from train.model import ModelConfig
     from train.smpl_io import SMPLFormatError
 
     setup_logging(verbose)
     if not smpl_model_dir:
         raise click.UsageError("--smpl-model-dir is required (see the README: how to get SMPL)")
+    objective = ObjectiveConfig()
+    if no_adversarial:
+        objective = replace(objective, adversarial=0.0, discriminator=0.0)
     config = from_flags(TrainConfig, root=root, smpl_model_dir=smpl_model_dir, out_dir=out_dir,
                         datasets=tuple(d for d in datasets.split(",") if d), mix=from_flags(parse_mix, mix),
-                        mocap=mocap, snapshot=snapshot, steps=steps, batch_size=batch_size, window=window,
-                        augment=augment, learning_rate=learning_rate, device=device, loader_workers=loader_workers,
-                        store_dir=store_dir, model=from_flags(ModelConfig, width=width))
+                        mocap=mocap, mean_params=mean_params, snapshot=snapshot, steps=steps, batch_size=batch_size,
+                        window=window, augment=augment, learning_rate=learning_rate, learning_rate_schedule=lr_schedule,
+                        discriminator_learning_rate=discriminator_learning_rate, mixed_precision=mixed_precision,
+                        device=device, loader_workers=loader_workers, store_dir=store_dir,
+                        model=from_flags(ModelConfig, width=width), objective=objective)
     try:
         losses = train(config, resume=resume, stop_after_steps=stop_after_steps)
     except (DataError, SMPLFormatError) as e:  # the dataset root's tubes, the SMPL file the user gave
@@ -93,21 +120,27 @@ def main(ctx, root, datasets, snapshot, mix, smpl_model_dir, mocap, out_dir, ste
                    "`hmmr-convert-checkpoint hmr hmr_noS5.ckpt-642561` writes (hmr) [default: random init, warned].")
 @click.option("--batch-frames", default=64, show_default=True)
 @click.option("--jitter-views", default=2, show_default=True,
-              help="Augmented copies of each tube besides its own boxes: one random scale and shift per copy "
-                   "(each costs a backbone pass per frame; 0 turns augmentation off).")
-@click.option("--jitter-scale", default=(0.8, 1.23), type=(float, float), show_default=True,
-              help="Range of the scale factor (HMR's scale_min, scale_max).")
-@click.option("--jitter-shift", default=20.0, show_default=True, help=f"Largest shift, in pixels of the {CROP_PX} crop.")
+              help="Augmented copies of each tube besides its own crops (each costs a backbone pass per frame; "
+                   "0 turns augmentation off).")
+@click.option("--jitter-scale-log2", default=0.3, show_default=True,
+              help="Each crop is scaled by 2^U(-x, x) (the released scale_max).")
+@click.option("--jitter-shift", default=20.0, show_default=True,
+              help=f"Largest shift, in pixels of the {CROP_PX} crop (the released trans_max).")
+@click.option("--jitter-per-tube", is_flag=True,
+              help="One scale and shift for a whole copy instead of a fresh draw per frame (the released code's).")
+@click.option("--flip-probability", default=0.5, show_default=True,
+              help="Chance that a copy is mirrored left-right, its targets with it (the released code's 0.5).")
 @click.option("--imported", is_flag=True,
               help="Also the tubes imported with `hmmr-import tfrecords` (from their stand-in videos of crops): "
                    "this extractor's features replace the file's image/phis.")
 @cluster_options
 @runner_options
 @exit_codes
-def features(root, encoder, feature_weights, batch_frames, jitter_views, jitter_scale, jitter_shift, imported, address,
-             n_workers, threads_per_worker, retry_failed, limit, lock_wait, flush_every, no_progress, verbose):
+def features(root, encoder, feature_weights, batch_frames, jitter_views, jitter_scale_log2, jitter_shift,
+             jitter_per_tube, flip_probability, imported, address, n_workers, threads_per_worker, retry_failed, limit,
+             lock_wait, flush_every, no_progress, verbose):
     """Compute 2048-D features (ResNet-50, or HMR's ResNet-v2-50 with --encoder hmr) of every tube, in
-    its own crop boxes and in --jitter-views augmented ones, for every video that has none at these
+    its own crop boxes and in --jitter-views augmented copies, for every video that has none at these
     settings (GPU workers when present). A video is decoded once for all its tubes; one tracked or
     imported again since is done again.
 
@@ -121,8 +154,9 @@ def features(root, encoder, feature_weights, batch_frames, jitter_views, jitter_
 
     setup_logging(verbose)
     config = from_flags(FeatureConfig, encoder=encoder, weights=feature_weights, batch_frames=batch_frames,
-                        jitter=from_flags(JitterConfig, views=jitter_views, scale_range=jitter_scale,
-                                          shift_px=jitter_shift))
+                        jitter=from_flags(JitterConfig, views=jitter_views, scale_log2=jitter_scale_log2,
+                                          shift_px=jitter_shift, per_frame=not jitter_per_tube,
+                                          flip_probability=flip_probability))
     with connect(cluster_config(address, n_workers, threads_per_worker)) as client:
         stats = extract_features(client, dataset_root(root), config,
                                  runner_config(retry_failed, limit, lock_wait, flush_every, no_progress),

@@ -252,7 +252,7 @@ def test_our_own_tubes_export_with_their_crops_keypoints_and_features(client, ro
                      keypoints=[keypoints.reshape(n, 75)], bbox=[boxes[0]], mean_confidence=[0.7],
                      mean_visible_joints=[15.0]),
             FeatureRows(tube_id=["clip-a-t0-4"] * 2, video_id=["clip-a"] * 2, view=[0, 1], n_frames=[n] * 2,
-                        bbox=boxes, features=vectors, extractor=["resnet50"] * 2, extractor_version=["1"] * 2,
+                        bbox=boxes, flipped=[False, False], features=vectors, extractor=["resnet50"] * 2, extractor_version=["1"] * 2,
                         tubes_flush=["f"] * 2)))
 
     run_stage(InProcessScheduler(), root, Stage("import", "test", (VIDEOS, TUBES, FEATURES), rows),

@@ -100,7 +100,7 @@ def test_features_stage_runs_the_hmr_encoder_by_name(tmp_path):
     np.testing.assert_allclose(symmetric_pixels(np.array([[[[0, 255, 128]]]], np.uint8)), [[[[-1.0, 1.0, 1 / 255]]]],
                                atol=1e-6)
     config = FeatureConfig(encoder="hmr", batch_frames=2)
-    assert config.version() != FeatureConfig().version() and config.version().startswith("2/hmr:random-init/")
+    assert config.version() != FeatureConfig().version() and config.version().startswith("3/hmr:random-init/")
     extract = FeatureExtractor(config)  # random init: full width, 2048-D
     assert (extract.name, extract.version) == ("hmr", "hmr-random-init")
     crops = np.random.default_rng(0).integers(0, 256, (3, 224, 224, 3), dtype=np.uint8)

@@ -14,6 +14,7 @@ from checkpoints.convert import convert_weights
 from checkpoints.hmmr import hmmr_table, released_model_config
 from checkpoints.tf_checkpoint import TFCheckpoint
 from pipelines.cli.convert import main as convert_cli
+from train.checkpoint import load_model
 from train.model import HMMR, ModelConfig
 
 DATA = Path(__file__).parent / "data"
@@ -52,25 +53,27 @@ def test_the_temporal_path_reproduces_tensorflow(tf_outputs):
     rows = [row for row in hmmr_table(config["n_blocks"]) if not row.variable.startswith("fc2_res/")]
     temporal.load_state_dict(convert_weights(checkpoint, rows, temporal))
     with torch.no_grad():
-        prediction, _, movie_strip, _ = model(torch.from_numpy(tf_outputs["hmmr_features"]))
-    for name, ours in (("movie_strip", movie_strip), ("theta", prediction.theta), ("past_pose", prediction.past_pose),
+        output = model(torch.from_numpy(tf_outputs["hmmr_features"]))
+    prediction = output.movie
+    for name, ours in (("movie_strip", output.movie_strip), ("theta", prediction.theta), ("past_pose", prediction.past_pose),
                        ("future_pose", prediction.future_pose)):
         np.testing.assert_allclose(ours.numpy(), tf_outputs[f"hmmr_{name}"], rtol=0, atol=ATOL, err_msg=name)
 
 
-@pytest.mark.xfail(strict=True, reason="train/model.py's hallucinator has 2 FC layers, the released fc2_res has 3 "
-                                       "(fc1, fc2 with ReLU, fc3): the model is being matched to the release")
 def test_the_converted_release_reproduces_tensorflow_end_to_end(tmp_path, tf_outputs):
+    """Converted, read back through the one checkpoint reader, the whole model (hallucinator included:
+    3 FC layers, GroupNorm epsilon 1e-6) gives TensorFlow's outputs."""
     out = tmp_path / "hmmr_released.pt"
     result = CliRunner().invoke(convert_cli, ["hmmr", str(TINY_HMMR), "--out", str(out), "--groups", str(FIXTURE_GROUPS)])
     assert result.exit_code == 0, result.output
-    saved = torch.load(out, weights_only=True)
-    model = HMMR(ModelConfig(**saved["config"]["model"]))
-    model.load_state_dict(saved["model"])
+    loaded = load_model(out)
+    assert loaded.trained is None and loaded.model.config.norm_eps == 1e-6
     with torch.no_grad():
-        prediction, hallucinated, movie_strip, hallucinated_strip = model.eval()(torch.from_numpy(tf_outputs["hmmr_features"]))
-    for name, ours in (("movie_strip", movie_strip), ("theta", prediction.theta), ("past_pose", prediction.past_pose),
-                       ("future_pose", prediction.future_pose), ("hallucinated_strip", hallucinated_strip),
+        output = loaded.model(torch.from_numpy(tf_outputs["hmmr_features"]))
+    prediction, hallucinated = output.movie, output.hallucinated
+    for name, ours in (("movie_strip", output.movie_strip), ("theta", prediction.theta),
+                       ("past_pose", prediction.past_pose), ("future_pose", prediction.future_pose),
+                       ("hallucinated_strip", output.hallucinated_strip),
                        ("hallucinated_theta", hallucinated.theta),
                        ("hallucinated_past_pose", hallucinated.past_pose),
                        ("hallucinated_future_pose", hallucinated.future_pose)):

@@ -40,7 +40,8 @@ def example_frame(name: str, n: int = 3) -> pd.DataFrame:
                       bbox=[rng.random((40, 3)) for _ in range(n)], mean_confidence=[0.5] * n,
                       mean_visible_joints=[20.0] * n),
         "features": dict(tube_id=[f"{i}-t0-0" for i in ids], video_id=ids, view=[0] * n, n_frames=[2] * n,
-                         bbox=[rng.random((2, 3)) for _ in range(n)], features=[rng.random((2, 2048)) for _ in range(n)],
+                         bbox=[rng.random((2, 3)) for _ in range(n)], flipped=[False] * n,
+                         features=[rng.random((2, 2048)) for _ in range(n)],
                          extractor=["resnet50"] * n, extractor_version=["1"] * n, tubes_flush=["f1"] * n),
         # One tube with 3D joints and SMPL (a Human3.6M-like import), the others 2D only (Penn Action-like).
         "targets": dict(tube_id=[f"{i}-t0-0" for i in ids], video_id=ids,

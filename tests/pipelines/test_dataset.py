@@ -6,6 +6,7 @@ written as those stages write them: their payloads would need a pose model and a
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
@@ -23,8 +24,8 @@ from click.testing import CliRunner
 
 from harvest.queries import read_hashtags
 from harvest.ytdlp import HarvestConfig
-from manifests import (DATA_TABLES, live_flushes, DETECTIONS, ENTRIES, FEATURES, SHOTS, TRACKS, TUBES, VIDEOS, DatasetRoot, UnitResult,
-                       latest_status, read_arrow, read_table)
+from manifests import (DATA_TABLES, DETECTIONS, ENTRIES, FEATURES, SHOTS, TRACKS, TUBES, VIDEOS, DatasetRoot, UnitResult,
+                       latest_status, live_flushes, read_arrow, read_table)
 from manifests.rows import DetectionRows, FeatureRows, ShotRows, TrackRows, TubeRows
 from manifests.snapshot import load_snapshot, read_at, removed_since, take_snapshot
 from manifests.status import UnitPayload
@@ -53,7 +54,6 @@ class VideoUnit(UnitPayload):
     """A harvested video (unit_id) whose pose, tracking and features rows a test commits."""
 
     dataset: str
-    tubes_flush: str = ""  # for features: the tubes commit they are made from
 
 
 def _shots_and_detections(payload: VideoUnit, context) -> UnitResult:
@@ -77,28 +77,27 @@ def _tracks_and_tubes(payload: VideoUnit, context) -> UnitResult:
                  mean_confidence=[1.0], mean_visible_joints=[25.0])))
 
 
-def _features(payload: VideoUnit, context) -> UnitResult:
+def _features(payload: VideoUnit, context, tracked: dict[str, str]) -> UnitResult:
     video = payload.unit_id
     return UnitResult(rows=(FeatureRows(
         tube_id=[f"{video}-t0-0"], video_id=[video], view=[0], n_frames=[N_FRAMES],
-        bbox=[np.tile([80.0, 60.0, 1.0], (N_FRAMES, 1)).astype(np.float32)],
+        bbox=[np.tile([80.0, 60.0, 1.0], (N_FRAMES, 1)).astype(np.float32)], flipped=[False],
         features=[np.zeros((N_FRAMES, 2048), np.float32)], extractor=["synthetic"], extractor_version=["1"],
-        tubes_flush=[payload.tubes_flush]),))
+        tubes_flush=[tracked[video]]),))
 
 
 def label_videos(root: DatasetRoot, version: str = "synthetic", also: tuple[str, ...] = ()) -> list:
     """Commit pose, tracking and features rows for every video of `videos` (and of `also`), as those stages
     would."""
     videos = read_table(root, VIDEOS, columns=["video_id", "dataset"])
-    ids = (*videos["video_id"], *also)
-    units = [VideoUnit(unit_id=v, dataset="insta") for v in ids]
+    units = [VideoUnit(unit_id=v, dataset="insta") for v in (*videos["video_id"], *also)]
     here = InProcessScheduler()
     stats = [run_stage(here, root, Stage(name, version, outputs, work), units, QUIET)
              for name, outputs, work in (("pose", (SHOTS, DETECTIONS), _shots_and_detections),
                                          ("tracking", (TRACKS, TUBES), _tracks_and_tubes))]
-    tracked = live_flushes(root, "tracking")  # features name the tubes commit they were made from
-    units = [VideoUnit(unit_id=v, dataset="insta", tubes_flush=str(tracked.get(v, ""))) for v in ids]
-    return [*stats, run_stage(here, root, Stage("features", version, (FEATURES,), _features), units, QUIET)]
+    # The features record the tracking commit they were made from, as the stage does (the store checks it).
+    features = functools.partial(_features, tracked=live_flushes(root, "tracking"))
+    return stats + [run_stage(here, root, Stage("features", version, (FEATURES,), features), units, QUIET)]
 
 
 @pytest.fixture(scope="module")
@@ -217,8 +216,7 @@ def test_sigkill_during_a_removal_then_a_rerun_gives_the_tables_of_an_uninterrup
 def test_a_snapshot_keeps_its_tubes_through_growth_and_honours_later_removals(client, copy, site):
     _, base = site
     frozen = take_snapshot(copy, "v1")
-
-    def tubes_of(snapshot):  # what the trainer would read: the training store, live or of the snapshot
+    def tubes_of(snapshot):
         store = prepare_store(copy, ("insta",), progress=False, snapshot=snapshot)
         return sorted(select_tubes(store, copy, ("insta",), "train", 4).tube_id)
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from dataclasses import asdict
-
 import av
 import numpy as np
 import pytest
@@ -32,6 +30,8 @@ def featured(client, tmp_path_factory):
     from pseudolabel.backends import BackendSpec
     from pseudolabel.work import PoseStageConfig
     from train.body import write_test_smpl
+    from train.checkpoint import Checkpoint, save_checkpoint
+    from train.config import TrainConfig
     from train.features import FeatureConfig, JitterConfig
     from train.model import HMMR, ModelConfig
     from tests_helpers import harvest_clips
@@ -45,7 +45,8 @@ def featured(client, tmp_path_factory):
     torch.manual_seed(0)
     config = ModelConfig(width=64, groups=8, regressor_width=64)
     checkpoint = folder / "checkpoint.pt"
-    torch.save({"config": {"model": asdict(config)}, "model": HMMR(config).state_dict(), "step": 0}, checkpoint)
+    save_checkpoint(checkpoint, Checkpoint(step=0, config=TrainConfig(str(root.path), str(folder / "smpl"), str(folder),
+                                                                      model=config), model=HMMR(config).state_dict()))
     write_test_smpl(folder / "smpl" / "SMPL_NEUTRAL.pkl")
     tubes = read_table(root, TUBES).sort_values("n_frames", ascending=False)
     assert len(tubes) >= 1

@@ -67,8 +67,10 @@ def test_boxes_are_smooth_and_scaled_to_150_px():
     frames, keypoints, ids = track_of(100, jitter=3.0)
     tubes, _ = cut_tubes(frames, keypoints, ids)
     bbox = tubes[0].bbox
-    person_height = keypoints[0, :, 1].max() - keypoints[0, :, 1].min()
-    assert np.allclose(bbox[:, 2] * person_height, 150, rtol=0.05)
+    sides = keypoints[0, :, :2].max(0) - keypoints[0, :, :2].min(0)
+    assert np.allclose(bbox[:, 2] * np.linalg.norm(sides), 150, rtol=0.05)  # the box's diagonal, as theirs
+    longest = cut_tubes(frames, keypoints, ids, TubeConfig(box_extent="longest_side"))[0][0].bbox
+    assert np.allclose(longest[:, 2] * sides.max(), 150, rtol=0.05)
     raw_centre_x = np.array([(k[:, 0].min() + k[:, 0].max()) / 2 for k in keypoints])
     assert np.abs(np.diff(bbox[:, 0], 2)).mean() < 0.2 * np.abs(np.diff(raw_centre_x, 2)).mean()  # less jitter
     true_centre_x = 200 + np.arange(100)  # the template is symmetric about its mid-hip

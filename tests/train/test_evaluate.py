@@ -10,7 +10,7 @@ import torch
 from click.testing import CliRunner
 
 from train.evaluate import predict_sequence, window_layout
-from train.model import Prediction
+from train.model import HMMROutput, Prediction
 
 
 class EchoModel:
@@ -23,7 +23,7 @@ class EchoModel:
     def __call__(self, windows: torch.Tensor):
         self.windows.append(windows)
         prediction = Prediction(theta=windows[..., :85], past_pose=windows[..., 85:157], future_pose=windows[..., 157:229])
-        return prediction, prediction, None, None
+        return HMMROutput(movie=prediction, hallucinated=prediction, movie_strip=windows, hallucinated_strip=windows)
 
 
 def test_window_layout_keeps_the_middle_of_each_window():

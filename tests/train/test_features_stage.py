@@ -32,18 +32,29 @@ def test_crop_puts_the_box_centre_in_the_middle_at_the_box_scale():
     assert 36 <= white[:, 0].max() - white[:, 0].min() + 1 <= 44
 
 
-def test_jittered_views_keep_one_scale_and_shift_for_the_whole_tube():
+def test_jittered_views_draw_a_scale_and_shift_per_frame_as_the_released_code():
     bbox = np.stack([np.linspace(100, 200, 50), np.linspace(80, 90, 50), np.linspace(1.0, 2.0, 50)], axis=1)
-    jitter = JitterConfig(views=3, scale_range=(0.8, 1.23), shift_px=20.0)
-    assert np.array_equal(jittered_boxes(bbox, "v-t0-0", 0, jitter), bbox.astype(np.float32))
-    views = [jittered_boxes(bbox, "v-t0-0", view, jitter) for view in (1, 2, 3)]
-    assert np.array_equal(views[0], jittered_boxes(bbox, "v-t0-0", 1, jitter))  # the same on every run
-    assert not np.allclose(views[0], views[1])
+    jitter = JitterConfig(views=3, scale_log2=0.3, shift_px=20.0)
+    own, flipped = jittered_boxes(bbox, "v-t0-0", 0, jitter)
+    assert np.array_equal(own, bbox.astype(np.float32)) and not flipped
+    views = [jittered_boxes(bbox, "v-t0-0", view, jitter)[0] for view in (1, 2, 3)]
+    assert np.array_equal(views[0], jittered_boxes(bbox, "v-t0-0", 1, jitter)[0])  # the same on every run
     for view in views:
         factor = view[:, 2] / bbox[:, 2]
-        assert np.allclose(factor, factor[0], rtol=1e-5) and 0.8 <= factor[0] <= 1.23
+        assert np.all((factor >= 2 ** -0.3 - 1e-6) & (factor <= 2 ** 0.3 + 1e-6)) and factor.std() > 0.05
         shift_crop_px = (view[:, :2] - bbox[:, :2]) * bbox[:, 2:3]  # back into pixels of the crop
-        assert np.allclose(shift_crop_px, shift_crop_px[0], atol=1e-3) and np.abs(shift_crop_px).max() <= 20.0
+        assert np.abs(shift_crop_px).max() <= 20.0 + 1e-3 and shift_crop_px.std(0).min() > 5
+    per_tube = [jittered_boxes(bbox, "v-t0-0", view, JitterConfig(views=3, per_frame=False))[0] for view in (1, 2)]
+    for view in per_tube:
+        factor = view[:, 2] / bbox[:, 2]
+        assert np.allclose(factor, factor[0], rtol=1e-5)
+
+
+def test_half_of_the_jittered_views_are_mirrored():
+    bbox = np.tile([100.0, 80.0, 1.0], (10, 1))
+    flips = [jittered_boxes(bbox, f"v-t{i}-0", 1, JitterConfig())[1] for i in range(400)]
+    assert 0.42 < np.mean(flips) < 0.58
+    assert not any(jittered_boxes(bbox, f"v-t{i}-0", 1, JitterConfig(flip_probability=0.0))[1] for i in range(50))
 
 
 def test_features_for_every_tube_and_view_then_nothing_to_do_then_again_after_retracking(client, root, tmp_path):
@@ -63,7 +74,8 @@ def test_features_for_every_tube_and_view_then_nothing_to_do_then_again_after_re
         assert matrix.shape == (row.n_frames_tube, 2048) and matrix.dtype == np.float16
         assert np.isfinite(matrix.astype(np.float32)).all() and matrix.astype(np.float32).std() > 0
         own = np.stack(row.bbox_tube)
-        assert np.allclose(np.stack(row.bbox), own if row.view == 0 else jittered_boxes(own, row.tube_id, 1, config.jitter))
+        expected, flipped = jittered_boxes(own, row.tube_id, row.view, config.jitter)
+        assert np.allclose(np.stack(row.bbox), expected) and row.flipped == flipped
     for _, views in features.sort_values("view").groupby("tube_id"):
         own, jittered = (np.stack(f).astype(np.float32) for f in views["features"])
         assert not np.allclose(own, jittered)  # another crop, other features
@@ -87,3 +99,20 @@ def test_a_tube_past_the_end_of_its_video_fails_with_the_frames_it_lacks(tmp_pat
     boxes = np.tile(np.array([[[300.0, 200.0, 1.0]]], np.float32), (1, 12, 1))
     with pytest.raises(ValueError, match=r"people_a.mp4: a tube needs frames 75..86; frames 80..86 were not decoded"):
         video_features(str(clip), 10.0, [TubeBoxes(75, boxes)], extractor)
+
+
+def test_a_flipped_view_sees_the_mirrored_crop(tmp_path):
+    from media.decode import DecodeConfig, open_stream
+    from train.features import FeatureExtractor, TubeBoxes, video_features
+
+    clip = Path(__file__).parents[1] / "data" / "people_a.mp4"
+    extractor = FeatureExtractor(FeatureConfig(batch_frames=8))
+    boxes = np.tile(np.array([[[300.0, 200.0, 1.0]]], np.float32), (2, 4, 1))  # the same boxes, twice
+    own, mirrored = video_features(str(clip), 10.0, [TubeBoxes(0, boxes, np.array([False, True]))], extractor)[0]
+    _, frames = open_stream(clip, DecodeConfig(fps=10.0))
+    first = crop(next(iter(frames)).rgb, 300.0, 200.0, 1.0)
+    expected = extractor(np.stack([first, first[:, ::-1]]))
+    own, mirrored, expected = own[0].astype(np.float32), mirrored[0].astype(np.float32), expected.astype(np.float32)
+    np.testing.assert_allclose(own, expected[0], rtol=1e-3, atol=1e-6)
+    np.testing.assert_allclose(mirrored, expected[1], rtol=1e-3, atol=1e-6)
+    assert not np.allclose(own, mirrored, rtol=1e-3, atol=1e-6)

@@ -171,18 +171,23 @@ def test_batches_depend_on_the_step_alone_with_any_number_of_workers(root):
     assert not np.array_equal(inline[3].features.numpy(), inline[4].features.numpy())
 
 
-def test_each_batch_splits_between_datasets_by_the_mix_and_repeats_no_window():
+def test_each_batch_is_split_balanced_weighs_datasets_by_the_mix_and_repeats_no_window():
+    from train.mixing import MixConfig
     from train.sampling import Candidates
 
-    candidates = Candidates(np.array(["insta"] * 5 + ["h36m"] * 2, object), np.full(7, 40), np.full(7, 3))
-    rules = SamplingRules(20, mix=(("insta", 3.0), ("h36m", 1.0)), augment=True)
+    names = np.array(["insta"] * 5 + ["vlog"] + ["h36m"] * 2, object)
+    candidates = Candidates(names, np.full(8, 40), np.full(8, 3), names == "h36m")
+    rules = SamplingRules(20, mix=MixConfig(0.5, (("insta", 3.0), ("vlog", 1.0))), augment=True)
+    n_vlog = 0
     for step in range(50):
         draws = draw_windows(candidates, rules, 8, (0, step), world=2)
         for rank in range(2):
             datasets = candidates.dataset[draws.block(rank, 8).tube]
-            assert (datasets == "h36m").sum() == 2  # 8 x 1/4, exactly, in every rank's batch
+            assert (datasets == "h36m").sum() == 4  # 8 x 0.5 from 3D tubes, exactly, in every rank's batch
+            n_vlog += int((datasets == "vlog").sum())
         assert len(np.unique(draws.keys(), axis=0)) == 16
         assert (draws.start <= 20).all() and (draws.view < 3).all()
+    assert 60 <= n_vlog <= 140  # a quarter of the 400 2D windows (insta=3, vlog=1), about 9 either side
 
 
 GLOO_RANK = """

@@ -139,8 +139,10 @@ def load_hmr_encoder(weights: Path | None) -> tuple[ResNetV2, str]:
                     "meaningless for training a real model. Convert hmr_noS5.ckpt-642561 with "
                     "`hmmr-convert-checkpoint hmr` and pass the result as --feature-weights.")
         return ResNetV2().eval(), "hmr-random-init"
-    saved = torch.load(Path(weights), map_location="cpu", weights_only=True)
-    if not isinstance(saved, dict) or saved.get("format") != WEIGHTS_FORMAT:
+    from train.checkpoint import load_state  # the one reader: weights_only, a refused file named
+
+    saved = load_state(Path(weights))
+    if saved.get("format") != WEIGHTS_FORMAT:
         raise ValueError(f"{weights}: not an HMR encoder file (expected format {WEIGHTS_FORMAT!r}, as "
                          f"`hmmr-convert-checkpoint hmr CHECKPOINT --out FILE` writes); a torchvision ResNet-50 "
                          f"state dict goes with --encoder resnet50")
