@@ -25,7 +25,8 @@ from bench.report import Section
 from testing.loopback import Site, serve
 from harvest.queries import read_url_list
 from harvest.work import DownloadPayload
-from harvest.ytdlp import HarvestConfig, known_single_video
+from harvest.config import HarvestConfig
+from harvest.ytdlp import known_single_video
 from pipelines.cluster import ClusterConfig, connect
 from pipelines.harvest import download_stage, harvest
 from pipelines.runner import RunnerConfig
@@ -307,7 +308,7 @@ def _unit_parts_cpu(config: HarvestConfig, urls: list[str], folder: Path, rounds
     """CPU ms per video of each part of the download unit, and of the whole unit, in this thread."""
     from harvest.work import claim_sha256
     from media.fingerprint import file_sha256
-    from harvest.ytdlp import download_video
+    from harvest.download import download_video
     from media.probe import probe_video
     from pipelines.stage import run_unit
 

@@ -14,8 +14,9 @@ from typing import Any
 
 from yt_dlp.utils import DownloadError, UnsupportedError
 
-from harvest.ytdlp import (DownloadSkipped, HarvestConfig, download_video, enumerate_query, known_single_video,
-                           remove_download)
+from harvest.config import HarvestConfig
+from harvest.download import DownloadSkipped, download_video, remove_download
+from harvest.ytdlp import enumerate_query, known_single_video
 from manifests import SkipUnit, split_of
 from manifests.rows import EntryRows, VideoRows
 from manifests.status import UnitPayload, UnitResult

@@ -1,4 +1,5 @@
-"""yt-dlp through its Python API (`YoutubeDL`), never a shell string: enumerate a query, download a video."""
+"""yt-dlp through its Python API (`YoutubeDL`), never a shell string: its clients and their options, and
+enumerating a query (downloads: harvest.download; the config: harvest.config)."""
 from __future__ import annotations
 
 import logging
@@ -6,89 +7,21 @@ import re
 import threading
 import time
 from urllib.parse import urlparse
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Any
 
 import yt_dlp
-from yt_dlp.downloader import get_suitable_downloader
-from yt_dlp.downloader.http import HttpFD
 from yt_dlp.networking.exceptions import CertificateVerifyError, HTTPError, TransportError
 from yt_dlp.utils import DownloadError
 
 from harvest.bounds import (DownloadGuard, DownloadTimeout, DownloadTooLarge, bounded_wait_s, current_guard,
                             guard_progress, guarded_urlopen)
+from harvest.config import HarvestConfig
 from harvest.ids import generic_id_for, normalise_url, video_id_for, with_hash
-from harvest.queries import INSTAGRAM_POST, check_tag_template
-from harvest.ytdlp_options import check_ytdlp_options
+from harvest.queries import INSTAGRAM_POST
 from manifests.status import printable
-from media.probe import DEFAULT_MAX_FRAME_PIXELS
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class HarvestConfig:
-    """How to talk to sites and what to keep.
-
-    source_template: URL of a tag page, with {tag}.
-    max_per_tag: newest entries enumerated per query (0 = all the page gives).
-    min_duration_s / max_duration_s: videos outside are skipped (too_short / too_long).
-    max_filesize_mb: bigger downloads are skipped (too_large): announced by the site, or counted as the
-        bytes arrive (a response without Content-Length stops at the cap).
-    download_timeout_s: a download (its page requests, bytes and retries) still running after this long
-        fails (DownloadTimeout), however steadily the server trickles.
-    max_frame_pixels: a video whose frames have more pixels (width x height) fails its probe, before any
-        frame is decoded (the default, 8K UHD, is four times 4K).
-    format: yt-dlp format selector (by default mp4 up to 720p, video-only where that is sharper).
-    cookies_file: a Netscape cookies file (Instagram needs a logged-in session).
-    sleep_s: pause before each download, and between extraction requests (politeness).
-    rate_limit_bps: speed cap of each download in bytes/s (0 = none); a site sees up to per_site_concurrency
-        downloads at once, each capped.
-    retries: retries of a request that meets a passing failure (429, a 5xx, a dropped connection), for media
-        bytes, fragments and extractor pages alike; waits back off (0.5 s, 1 s, 2 s, ...) or follow Retry-After.
-    socket_timeout_s: a server that sends nothing for this long fails the unit.
-    per_site_concurrency: at most this many downloads from one site at once.
-    """
-
-    source_template: str = "https://www.instagram.com/explore/tags/{tag}/"
-    max_per_tag: int = 500
-    min_duration_s: float = 1.0
-    max_duration_s: float = 600.0
-    max_filesize_mb: float = 500.0
-    download_timeout_s: float = 900.0
-    max_frame_pixels: int = DEFAULT_MAX_FRAME_PIXELS
-    # The best mp4 stream with video up to 720p, audio or not: pose needs no sound, and YouTube and Instagram
-    # serve 720p only as video-only streams (with audio, YouTube's best mp4 is 360p). Then the best
-    # progressive stream up to 720p, any video up to 720p, and the best there is.
-    format: str = "bv*[height<=720][ext=mp4]/b[height<=720]/bv*[height<=720]/b"
-    cookies_file: str | None = None
-    sleep_s: float = 0.0
-    rate_limit_bps: int = 0
-    retries: int = 3
-    socket_timeout_s: float = 20.0
-    per_site_concurrency: int = 4
-    extra_ytdlp_options: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        check_tag_template(self.source_template)
-        if not 0 <= self.min_duration_s < self.max_duration_s:
-            raise ValueError(f"HarvestConfig needs 0 <= min_duration_s < max_duration_s, got "
-                             f"{self.min_duration_s} and {self.max_duration_s}")
-        for name in ("max_per_tag", "retries", "rate_limit_bps"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"HarvestConfig.{name} must be >= 0, got {getattr(self, name)}")
-        if (self.max_filesize_mb <= 0 or self.socket_timeout_s <= 0 or self.download_timeout_s <= 0
-                or self.per_site_concurrency < 1 or self.max_frame_pixels < 1):
-            raise ValueError("HarvestConfig.max_filesize_mb, socket_timeout_s, download_timeout_s and max_frame_pixels "
-                             f"must be > 0, per_site_concurrency >= 1; got {self.max_filesize_mb}, "
-                             f"{self.socket_timeout_s}, {self.download_timeout_s}, {self.max_frame_pixels} and "
-                             f"{self.per_site_concurrency}")
-        if self.cookies_file and not Path(self.cookies_file).is_file():
-            raise ValueError(f"HarvestConfig.cookies_file {self.cookies_file} does not exist")
-        check_ytdlp_options(self.extra_ytdlp_options)  # yt-dlp would ignore a misspelt one
-
-
 @dataclass(frozen=True)
 class Entry:
     """One video found on a query's page, before download."""
@@ -302,139 +235,9 @@ def _entry_of(entry: dict[str, Any], page_url: str) -> Entry:
     return Entry(video_id=video_id, url=entry.get("url") or entry.get("webpage_url"),
                  webpage_url=entry.get("webpage_url") or page_url, extractor=extractor, title=entry.get("title"))
 
-
-@dataclass(frozen=True)
-class Download:
-    """A finished download and what the site said about it."""
-
-    path: Path
-    info: dict[str, Any]
-
-
-class DownloadSkipped(Exception):
-    """yt-dlp declined the download on purpose (size or duration filter)."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
 def is_media_file_url(url: str) -> bool:
     """A URL whose path names a media file (…/clip.mp4): it is the video, with nothing to extract."""
     return urlparse(url).path.lower().endswith(_MEDIA_SUFFIXES)
-
-
-def download_video(url: str, video_id: str, media_dir: Path, config: HarvestConfig,
-                   extractor: str | None = None) -> Download:
-    """Download one video to `media_dir/<video_id>.<ext>`; resumes a `.part` left by an interrupted run.
-
-    extractor: the yt-dlp extractor that listed the video, when known: yt-dlp then goes straight to it
-    instead of asking each of its ~1,800 extractors whether it suits the URL (a third of the per-video
-    cost on small files). A media file's own URL (the generic extractor's) goes straight to yt-dlp's
-    HTTP downloader: extraction would only name the file, at four times the cost of the download.
-    """
-    media_dir.mkdir(parents=True, exist_ok=True)
-    max_bytes = int(config.max_filesize_mb * 2**20)
-    try:
-        with DownloadGuard(config.download_timeout_s, max_bytes):
-            return _download_within_bounds(url, video_id, media_dir, config, extractor)
-    except DownloadTooLarge as e:
-        remove_download(media_dir, video_id)
-        raise DownloadSkipped("too_large", f"{url}: {e}") from e
-    except Exception:
-        # A partial or invalid file must not be taken for the video by a later run (--retry-failed): it
-        # would be reported "already downloaded" and fail again without a request. A .part left by a
-        # killed or interrupted run is still resumed.
-        remove_download(media_dir, video_id)
-        raise
-
-
-def remove_download(media_dir: Path, video_id: str) -> list[Path]:
-    """Delete what a download of `video_id` left in media_dir: the file, its .part, yt-dlp's .ytdl state.
-    Ids hold no '.', so `<id>.*` names this id's files and no other's."""
-    removed = []
-    for path in media_dir.glob(f"{video_id}.*"):
-        if path.is_file():
-            path.unlink(missing_ok=True)
-            removed.append(path)
-    return removed
-
-
-def _download_within_bounds(url: str, video_id: str, media_dir: Path, config: HarvestConfig,
-                            extractor: str | None) -> Download:
-    options = {
-        "format": config.format,
-        "max_filesize": int(config.max_filesize_mb * 2**20),  # what a site announces; harvest.bounds counts
-        "match_filter": _duration_filter(config),
-        "continuedl": True,
-        "nopart": False,
-        "overwrites": False,
-        "noplaylist": True,
-        "sleep_interval": config.sleep_s or None,
-    }
-    if config.rate_limit_bps:
-        options["ratelimit"] = config.rate_limit_bps
-    if extractor == "Generic" and is_media_file_url(url):
-        # Straight to the HTTP downloader: a YoutubeDL without extractors, shared by the worker's threads.
-        ydl, logger = _client("media", config, options, for_extraction=False)
-        return _download_media_file(ydl, logger, url, media_dir / f"{video_id}{Path(urlparse(url).path).suffix.lower()}",
-                                    config)
-    ydl, logger = _client("download", config, options)
-    # The output name is the one per-video option: set it on the reused client (YoutubeDL reads
-    # params["outtmpl"] each time it names a file).
-    ydl.params["outtmpl"]["default"] = str(media_dir / f"{video_id}.%(ext)s")
-    try:
-        info = _extract_info(ydl, url, config, download=True, ie_key=_suitable_extractor(ydl, extractor, url))
-    except DownloadError as e:
-        # yt-dlp reports a deadline met inside a retry loop (its own or ours) as a DownloadError.
-        _raise_bound_behind(e)
-        raise
-    if info is None:
-        raise DownloadSkipped("filtered", f"yt-dlp returned nothing for {url}: {' | '.join(logger.lines[-3:])}")
-    paths = [Path(d["filepath"]) for d in info.get("requested_downloads") or [] if d.get("filepath")]
-    if paths and paths[0].is_file():
-        return Download(path=paths[0], info=info)
-    raise _no_file(url, logger, config)
-
-
-def _download_media_file(ydl: yt_dlp.YoutubeDL, logger: _CollectingLogger, url: str, target: Path,
-                         config: HarvestConfig) -> Download:
-    """yt-dlp's HTTP downloader on a media file's URL: the same retries, resume, rate limit, size cap and
-    socket timeout as any download, and the same pause before it (sleep_interval); the duration is
-    checked by the probe, as for any direct link."""
-    info = {"id": target.stem, "url": url, "ext": target.suffix.lstrip("."), "protocol": urlparse(url).scheme,
-            "webpage_url": url, "title": Path(urlparse(url).path).stem}
-    try:
-        if get_suitable_downloader(info, ydl.params) is HttpFD:
-            # The headers YoutubeDL.dl would send; cookies (--cookies) are added to each request by
-            # YoutubeDL.urlopen from the client's cookie jar, on this path as on yt-dlp's own.
-            downloader = _UnreportedHttpFD(ydl, ydl.params)
-            downloader.add_progress_hook(guard_progress)
-            downloader.download(str(target), {**info, "http_headers": ydl.params["http_headers"]})
-        else:  # an external downloader chosen through extra yt-dlp options
-            ydl.dl(str(target), info)
-    except HTTPError as e:
-        raise DownloadError(f"{url}: {e}") from e
-    except DownloadError as e:
-        _raise_bound_behind(e)
-        raise
-    if not target.is_file():
-        raise _no_file(url, logger, config)
-    with open(target, "rb") as head:
-        start = head.read(512).lstrip().lower()
-    if start.startswith((b"<!doctype html", b"<html")):
-        target.unlink()
-        raise DownloadError(f"{url}: the server sent an HTML page, not a video (a login wall or an error page?)")
-    return Download(path=target, info=info)
-
-
-class _UnreportedHttpFD(HttpFD):
-    """yt-dlp's HTTP downloader (its retries, resume, rate limit, size cap, socket timeout), without its
-    progress report. That report renders two templates twice a file even with nothing to print: ~0.8 ms
-    of a worker's CPU per video, 15% of a harvest of small clips; we report per video ourselves."""
-
-    def report_progress(self, s: dict[str, Any]) -> None:
-        return
 
 
 def _raise_bound_behind(error: DownloadError) -> None:
@@ -451,37 +254,3 @@ def _raise_bound_behind(error: DownloadError) -> None:
     guard = current_guard()
     if guard is not None and guard.expired:
         raise DownloadTimeout(guard.timeout_s) from error
-
-
-def _no_file(url: str, logger: _CollectingLogger, config: HarvestConfig) -> Exception:
-    """Why yt-dlp finished without a file: a skip (size, filter) or a failure, with its last words."""
-    if logger.said("larger than max-filesize"):
-        return DownloadSkipped("too_large", f"{url}: larger than {config.max_filesize_mb:g} MB")
-    if logger.said("does not pass filter") or logger.said("skipping .."):
-        return DownloadSkipped("filtered", f"{url}: {' | '.join(logger.lines[-2:])}")
-    return DownloadError(f"{url}: yt-dlp finished without a file: {' | '.join(logger.lines[-3:])}")
-
-
-def _suitable_extractor(ydl: yt_dlp.YoutubeDL, key: str | None, url: str) -> str | None:
-    """`key` if yt-dlp has that extractor and it takes this URL; None (yt-dlp searches) otherwise."""
-    if not key:
-        return None
-    try:
-        extractor = ydl.get_info_extractor(key)
-    except (KeyError, AttributeError):  # not one of yt-dlp's extractor keys (e.g. from an old entries row)
-        return None
-    return key if extractor.suitable(url) else None
-
-
-def _duration_filter(config: HarvestConfig):
-    def keep(info: dict[str, Any], *, incomplete: bool = False) -> str | None:
-        duration = info.get("duration")
-        if duration is None:
-            return None  # unknown before download (direct links): checked again by the probe
-        if duration > config.max_duration_s:
-            return f"too long: {duration:.0f} s > {config.max_duration_s:g} s"
-        if duration < config.min_duration_s:
-            return f"too short: {duration:.1f} s < {config.min_duration_s:g} s"
-        return None
-
-    return keep

@@ -13,7 +13,8 @@ from distributed import Client
 from harvest.ids import assign_video_ids
 from harvest.queries import Query
 from harvest.work import DownloadPayload, EnumeratePayload, download_unit, enumerate_unit
-from harvest.ytdlp import HarvestConfig, known_single_video
+from harvest.config import HarvestConfig
+from harvest.ytdlp import known_single_video
 from authors.sources import SourceItem
 from manifests import ENTRIES, VIDEOS, DatasetRoot, latest_status, read_table
 from pipelines.dask_scheduler import DaskScheduler

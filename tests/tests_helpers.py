@@ -19,7 +19,7 @@ def harvest_clips(client, root, names, tmp_path, runner=None):
 
     from testing.loopback import Site, serve
     from harvest.queries import read_url_list
-    from harvest.ytdlp import HarvestConfig
+    from harvest.config import HarvestConfig
     from pipelines.harvest import harvest
     from pipelines.runner import RunnerConfig
 

@@ -75,7 +75,7 @@ def main(root, hashtags, urls, instavariety, split_lists, vlog_meta, dataset, co
                    --split-list insta_variety_test.txt --cookies cookies.txt
     """
     from harvest.queries import read_hashtags, read_url_list
-    from harvest.ytdlp import HarvestConfig
+    from harvest.config import HarvestConfig
     from pipelines.authors_lists import list_queries_and_sources
     from pipelines.cluster import connect
     from pipelines.harvest import count_lines, harvest

@@ -123,7 +123,7 @@ def test_sources_are_recorded_once_and_a_split_never_changes(client, root, tmp_p
 
 def test_an_official_split_wins_over_the_hash_at_download(client, root, tmp_path):
     from testing.loopback import Site, serve
-    from harvest.ytdlp import HarvestConfig
+    from harvest.config import HarvestConfig
     from pipelines.harvest import harvest
     from pathlib import Path
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yt_dlp
 
-from harvest.ytdlp import HarvestConfig
+from harvest.config import HarvestConfig
 
 
 def stream(format_id: str, ext: str, height: int | None, vcodec: str, acodec: str, tbr: float) -> dict:

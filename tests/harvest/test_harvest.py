@@ -15,7 +15,7 @@ import pytest
 from testing.loopback import Site, serve
 from harvest.queries import read_hashtags, read_url_list
 from media.fingerprint import file_sha256
-from harvest.ytdlp import HarvestConfig
+from harvest.config import HarvestConfig
 from manifests import ENTRIES, VIDEOS, latest_status, read_table
 from pipelines.harvest import harvest
 from pipelines.runner import RunnerConfig
@@ -199,7 +199,7 @@ def test_a_run_killed_mid_download_resumes_where_it_stopped(root, site, tmp_path
 def test_both_download_paths_fetch_the_same_bytes_and_refuse_what_is_too_large(site, tmp_path, extractor):
     """A media file's URL goes straight to yt-dlp's HTTP downloader; anything else (a site's video page)
     through extraction. Both must give the same file and the same skips."""
-    from harvest.ytdlp import DownloadSkipped, download_video
+    from harvest.download import DownloadSkipped, download_video
 
     with serve(site) as base:
         url = f"{base}/media/jump.mp4"
@@ -219,7 +219,7 @@ def test_a_cookies_file_opens_a_login_walled_video(site, tmp_path, extractor):
     without it the site answers with its login page, which fails the download instead of being kept."""
     from yt_dlp.utils import DownloadError
 
-    from harvest.ytdlp import download_video
+    from harvest.download import download_video
 
     name, value = site.session_cookie.split("=")
     with serve(site) as base:
@@ -239,7 +239,7 @@ def test_a_cookies_file_opens_a_login_walled_video(site, tmp_path, extractor):
 def test_sleep_spaces_every_request_to_the_site(site, tmp_path, extractor):
     """--sleep: a pause before each download and each extraction request, so that no two requests of a
     thread reach the site closer together than that."""
-    from harvest.ytdlp import download_video
+    from harvest.download import download_video
 
     pause_s = 0.3
     with serve(site) as base:
@@ -258,7 +258,7 @@ def test_a_site_that_answers_503_is_retried_with_backoff(site, tmp_path, extract
     the unit fails with the site's answer."""
     from yt_dlp.utils import DownloadError
 
-    from harvest.ytdlp import download_video
+    from harvest.download import download_video
 
     with serve(site) as base:
         url = f"{base}/flaky/media/jump.mp4"  # 503 twice, then the clip
@@ -286,7 +286,7 @@ def test_extraction_waits_as_long_as_retry_after_says(site, tmp_path):
 
 
 def test_rate_limit_caps_the_bytes_per_second_of_a_download(site, tmp_path):
-    from harvest.ytdlp import download_video
+    from harvest.download import download_video
 
     size = site.media["walk.mp4"].stat().st_size
     rate = size // 2  # the clip should take about two seconds
@@ -335,7 +335,7 @@ def test_download_threads_of_one_worker_share_a_client_safely(site, tmp_path):
 
     from yt_dlp.utils import DownloadError
 
-    from harvest.ytdlp import download_video
+    from harvest.download import download_video
 
     site.latency_s = 0.2  # every request overlaps the others
     names = ["walk", "jump", "run", "long"] * 2

@@ -21,7 +21,8 @@ from harvest.bounds import DownloadTimeout
 from harvest.ids import MAX_VIDEO_ID_CHARS
 from harvest.queries import read_url_list
 from harvest.work import file_sha256
-from harvest.ytdlp import DownloadSkipped, HarvestConfig, download_video
+from harvest.config import HarvestConfig
+from harvest.download import DownloadSkipped, download_video
 from hostile_media import claim_frame_size
 from manifests import VIDEOS, latest_status, read_table
 from manifests.status import first_line

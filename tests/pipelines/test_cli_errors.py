@@ -68,7 +68,8 @@ def test_an_unknown_ytdlp_option_is_refused_at_the_start_with_the_valid_ones(tmp
 
 
 def test_every_option_our_harvest_gives_ytdlp_is_one_it_knows():
-    from harvest.ytdlp import HarvestConfig, _base_options
+    from harvest.config import HarvestConfig
+    from harvest.ytdlp import _base_options
     from harvest.ytdlp_options import check_ytdlp_options, known_ytdlp_options
 
     known = known_ytdlp_options()

@@ -98,7 +98,7 @@ def test_a_command_holds_the_root_from_its_first_stage_to_its_last(client, tmp_p
     lock without waiting failed."""
     import pipelines.harvest as wiring
     from harvest.queries import read_url_list
-    from harvest.ytdlp import HarvestConfig
+    from harvest.config import HarvestConfig
     from pipelines.runner import RunnerConfig
     from testing.loopback import Site, serve
 

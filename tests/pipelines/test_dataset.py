@@ -23,7 +23,7 @@ import pytest
 from click.testing import CliRunner
 
 from harvest.queries import read_hashtags
-from harvest.ytdlp import HarvestConfig
+from harvest.config import HarvestConfig
 from manifests import (DATA_TABLES, DETECTIONS, ENTRIES, FEATURES, SHOTS, TRACKS, TUBES, VIDEOS, DatasetRoot, UnitResult,
                        latest_status, live_flushes, read_arrow, read_table)
 from manifests.rows import DetectionRows, FeatureRows, ShotRows, TrackRows, TubeRows
