@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from manifests.spec import TableSpec
 from manifests.store import DatasetRoot, write_part
-from manifests.tables import STATUS_OK, UNIT_ID, status_spec
+from manifests.status_table import STATUS_OK, UNIT_ID, status_spec
 from manifests.validate import to_table
 
 # A test hook, called with the name of each point a flush passes ("after-data-part", "after-status-part"):

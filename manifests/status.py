@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from manifests.rows import Rows
-from manifests.tables import UNIT_ID  # noqa: F401 - the status column; payloads carry it as `unit_id`
+from manifests.status_table import UNIT_ID  # noqa: F401 - the status column; payloads carry it as `unit_id`
 
 # Terminal control in a message (yt-dlp starts progress lines with '\r', colours with ANSI escapes):
 # printed, a '\r' sends the cursor back and the text after it overwrites what came before.

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from manifests.atomic import TEMP_PREFIX, write_atomic
 from manifests.errors import ManifestError
 from manifests.spec import TableSpec
-from manifests.tables import STATUS_FAILED, STATUS_OK, STATUS_FOLDER, STATUS_SKIPPED, UNIT_ID, status_spec
+from manifests.status_table import STATUS_FAILED, STATUS_OK, STATUS_FOLDER, STATUS_SKIPPED, UNIT_ID, status_spec
 from manifests.validate import check_part_schema
 
 PART_PATTERN = re.compile(r"^part-(?P<flush_id>[A-Za-z0-9_.-]+)\.parquet$")

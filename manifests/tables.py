@@ -1,61 +1,34 @@
-"""The exact schema of every table in DESIGN.md, defined once.
+"""The exact schema of every table in DESIGN.md, defined once; code elsewhere never spells its own.
 
-Column names are constants below; code elsewhere refers to `tables.VIDEOS`, `tables.DETECTIONS`, ...
-and never spells a schema of its own.
+Column types and sizes come from `manifests.columns` and the status table from `manifests.status_table`;
+both are re-exported, so every schema name is imported from here.
 """
 from __future__ import annotations
 
 import pyarrow as pa
 
-from manifests.joints import HMMR_25, KEYPOINT_WIDTH, N_LSP
-from manifests.spec import TableSpec, fixed_list
-
-FEATURE_DIM = 2048  # ResNet-50 average-pooled features
-BBOX_WIDTH = 3  # (center_x_px, center_y_px, scale)
-CROP_PX = 224  # the side of a tube's square crop, which a bbox's scale refers to
-N_SMPL_POSE = 24 * 3  # SMPL pose: 24 joint rotations, axis-angle
-N_SMPL_SHAPE = 10  # SMPL betas
-
-TIMESTAMP = pa.timestamp("us", tz="UTC")
-# The stage that commits rows converted from published datasets (the authors' tracks and tfrecords,
-# Penn Action, 3DPW, Human3.6M) into the tables our own stages fill, for units (videos) of its own.
-IMPORT_STAGE = "import"
-IMPORTERS = (IMPORT_STAGE,)
-# The stage that takes a video down (pipelines.remove): it commits zero rows for the video in every table
-# keyed by video (and the entries of the queries that listed it), so its rows stop being live exactly as
-# superseded rows do, and one `tombstones` row that keeps it out of every later run.
-REMOVE_STAGE = "remove"
-REMOVERS = (REMOVE_STAGE,)
-KEYPOINTS = fixed_list(pa.float32(), KEYPOINT_WIDTH)
-BBOX = fixed_list(pa.float32(), BBOX_WIDTH)
-FEATURE = fixed_list(pa.float16(), FEATURE_DIM)
-TRAINING_KEYPOINTS = fixed_list(pa.float32(), len(HMMR_25) * 3)
-JOINTS_3D = fixed_list(pa.float32(), N_LSP * 3)
-SMPL_POSE = fixed_list(pa.float32(), N_SMPL_POSE)
-SMPL_SHAPE = fixed_list(pa.float32(), N_SMPL_SHAPE)
-
-
-def _required(name: str, data_type: pa.DataType) -> pa.Field:
-    return pa.field(name, data_type, nullable=False)
-
-
-def _optional(name: str, data_type: pa.DataType) -> pa.Field:
-    return pa.field(name, data_type, nullable=True)
-
+from manifests.columns import (  # noqa: F401 - re-exported: the schemas' vocabulary
+    BBOX, BBOX_WIDTH, CROP_PX, FEATURE, FEATURE_DIM, IMPORT_STAGE, IMPORTERS, JOINTS_3D, KEYPOINTS, N_SMPL_POSE,
+    N_SMPL_SHAPE, REMOVE_STAGE, REMOVERS, SMPL_POSE, SMPL_SHAPE, TIMESTAMP, TRAINING_KEYPOINTS, optional, required,
+)
+from manifests.joints import KEYPOINT_WIDTH
+from manifests.spec import TableSpec
+from manifests.status_table import (  # noqa: F401 - re-exported
+    STATUS_FAILED, STATUS_FOLDER, STATUS_OK, STATUS_SKIPPED, STATUS_VALUES, UNIT_ID, status_spec)
 
 ENTRIES = TableSpec(
     name="entries",
     schema=pa.schema([
-        _required("query_id", pa.string()),
-        _required("query", pa.string()),
-        _required("dataset", pa.string()),
-        _required("position", pa.int32()),
-        _required("video_id", pa.string()),
-        _required("url", pa.string()),
-        _optional("webpage_url", pa.string()),
-        _required("extractor", pa.string()),
-        _optional("title", pa.string()),
-        _required("enumerated_at", TIMESTAMP),
+        required("query_id", pa.string()),
+        required("query", pa.string()),
+        required("dataset", pa.string()),
+        required("position", pa.int32()),
+        required("video_id", pa.string()),
+        required("url", pa.string()),
+        optional("webpage_url", pa.string()),
+        required("extractor", pa.string()),
+        optional("title", pa.string()),
+        required("enumerated_at", TIMESTAMP),
     ]),
     key=("query_id", "video_id"),
     unit_column="query_id",
@@ -71,25 +44,25 @@ ENTRIES = TableSpec(
 VIDEOS = TableSpec(
     name="videos",
     schema=pa.schema([
-        _required("video_id", pa.string()),
-        _required("dataset", pa.string()),
-        _required("query", pa.string()),
-        _required("url", pa.string()),
-        _optional("webpage_url", pa.string()),
-        _required("media_path", pa.string()),
-        _required("sha256", pa.string()),
-        _required("n_bytes", pa.int64()),
-        _required("duration_s", pa.float64()),
-        _required("fps", pa.float64()),
-        _required("width", pa.int32()),
-        _required("height", pa.int32()),
-        _required("codec", pa.string()),
-        _optional("uploader", pa.string()),
-        _optional("upload_date", pa.string()),
-        _optional("license", pa.string()),
-        _optional("title", pa.string()),
-        _required("harvested_at", TIMESTAMP),
-        _required("split", pa.string()),
+        required("video_id", pa.string()),
+        required("dataset", pa.string()),
+        required("query", pa.string()),
+        required("url", pa.string()),
+        optional("webpage_url", pa.string()),
+        required("media_path", pa.string()),
+        required("sha256", pa.string()),
+        required("n_bytes", pa.int64()),
+        required("duration_s", pa.float64()),
+        required("fps", pa.float64()),
+        required("width", pa.int32()),
+        required("height", pa.int32()),
+        required("codec", pa.string()),
+        optional("uploader", pa.string()),
+        optional("upload_date", pa.string()),
+        optional("license", pa.string()),
+        optional("title", pa.string()),
+        required("harvested_at", TIMESTAMP),
+        required("split", pa.string()),
     ]),
     key=("video_id",),
     unit_column="video_id",
@@ -107,11 +80,11 @@ VIDEOS = TableSpec(
 SHOTS = TableSpec(
     name="shots",
     schema=pa.schema([
-        _required("video_id", pa.string()),
-        _required("shot", pa.int32()),
-        _required("start_frame", pa.int64()),
-        _required("end_frame", pa.int64()),
-        _required("fps", pa.float64()),
+        required("video_id", pa.string()),
+        required("shot", pa.int32()),
+        required("start_frame", pa.int64()),
+        required("end_frame", pa.int64()),
+        required("fps", pa.float64()),
     ]),
     key=("video_id", "shot"),
     unit_column="video_id",
@@ -127,12 +100,12 @@ SHOTS = TableSpec(
 DETECTIONS = TableSpec(
     name="detections",
     schema=pa.schema([
-        _required("video_id", pa.string()),
-        _required("frame", pa.int64()),
-        _required("person", pa.int32()),
-        _required("keypoints", KEYPOINTS),
-        _required("backend", pa.string()),
-        _required("backend_version", pa.string()),
+        required("video_id", pa.string()),
+        required("frame", pa.int64()),
+        required("person", pa.int32()),
+        required("keypoints", KEYPOINTS),
+        required("backend", pa.string()),
+        required("backend_version", pa.string()),
     ]),
     key=("video_id", "frame", "person"),
     unit_column="video_id",
@@ -149,11 +122,11 @@ DETECTIONS = TableSpec(
 TRACKS = TableSpec(
     name="tracks",
     schema=pa.schema([
-        _required("video_id", pa.string()),
-        _required("frame", pa.int64()),
-        _required("person", pa.int32()),
-        _required("track_id", pa.int64()),
-        _required("shot", pa.int32()),
+        required("video_id", pa.string()),
+        required("frame", pa.int64()),
+        required("person", pa.int32()),
+        required("track_id", pa.int64()),
+        required("shot", pa.int32()),
     ]),
     key=("video_id", "frame", "person"),
     unit_column="video_id",
@@ -166,20 +139,20 @@ TRACKS = TableSpec(
 TUBES = TableSpec(
     name="tubes",
     schema=pa.schema([
-        _required("tube_id", pa.string()),
-        _required("video_id", pa.string()),
-        _required("dataset", pa.string()),
-        _required("split", pa.string()),
-        _required("track_id", pa.int64()),
-        _required("shot", pa.int32()),
-        _required("start_frame", pa.int64()),
-        _required("end_frame", pa.int64()),
-        _required("n_frames", pa.int32()),
-        _required("fps", pa.float64()),
-        _required("keypoints", pa.list_(KEYPOINTS)),
-        _required("bbox", pa.list_(BBOX)),
-        _required("mean_confidence", pa.float32()),
-        _required("mean_visible_joints", pa.float32()),
+        required("tube_id", pa.string()),
+        required("video_id", pa.string()),
+        required("dataset", pa.string()),
+        required("split", pa.string()),
+        required("track_id", pa.int64()),
+        required("shot", pa.int32()),
+        required("start_frame", pa.int64()),
+        required("end_frame", pa.int64()),
+        required("n_frames", pa.int32()),
+        required("fps", pa.float64()),
+        required("keypoints", pa.list_(KEYPOINTS)),
+        required("bbox", pa.list_(BBOX)),
+        required("mean_confidence", pa.float32()),
+        required("mean_visible_joints", pa.float32()),
     ]),
     key=("tube_id",),
     unit_column="video_id",
@@ -207,16 +180,16 @@ def video_id_of_tube(tube_id: str) -> str:
 FEATURES = TableSpec(
     name="features",
     schema=pa.schema([
-        _required("tube_id", pa.string()),
-        _required("video_id", pa.string()),
-        _required("view", pa.int32()),
-        _required("n_frames", pa.int32()),
-        _required("bbox", pa.list_(BBOX)),
-        _optional("flipped", pa.bool_()),
-        _required("features", pa.list_(FEATURE)),
-        _required("extractor", pa.string()),
-        _required("extractor_version", pa.string()),
-        _required("tubes_flush", pa.string()),
+        required("tube_id", pa.string()),
+        required("video_id", pa.string()),
+        required("view", pa.int32()),
+        required("n_frames", pa.int32()),
+        required("bbox", pa.list_(BBOX)),
+        optional("flipped", pa.bool_()),
+        required("features", pa.list_(FEATURE)),
+        required("extractor", pa.string()),
+        required("extractor_version", pa.string()),
+        required("tubes_flush", pa.string()),
     ]),
     key=("tube_id", "view"),
     # One unit is a video: its frames are decoded once for all of its tubes and views.
@@ -241,13 +214,13 @@ FEATURES = TableSpec(
 TARGETS = TableSpec(
     name="targets",
     schema=pa.schema([
-        _required("tube_id", pa.string()),
-        _required("video_id", pa.string()),
-        _required("keypoints", pa.list_(TRAINING_KEYPOINTS)),
-        _optional("joints_3d", pa.list_(JOINTS_3D)),
-        _optional("pose", pa.list_(SMPL_POSE)),
-        _optional("shape", SMPL_SHAPE),
-        _required("source", pa.string()),
+        required("tube_id", pa.string()),
+        required("video_id", pa.string()),
+        required("keypoints", pa.list_(TRAINING_KEYPOINTS)),
+        optional("joints_3d", pa.list_(JOINTS_3D)),
+        optional("pose", pa.list_(SMPL_POSE)),
+        optional("shape", SMPL_SHAPE),
+        required("source", pa.string()),
     ]),
     key=("tube_id",),
     unit_column="video_id",
@@ -270,16 +243,16 @@ SOURCES_STAGE = "sources"
 SOURCES = TableSpec(
     name="sources",
     schema=pa.schema([
-        _required("video_id", pa.string()),
-        _required("source_id", pa.string()),
-        _required("list_name", pa.string()),
-        _required("dataset", pa.string()),
-        _required("url", pa.string()),
-        _optional("split", pa.string()),
-        _optional("start_frame", pa.int64()),
-        _optional("end_frame", pa.int64()),
-        _optional("metadata", pa.string()),
-        _required("recorded_at", TIMESTAMP),
+        required("video_id", pa.string()),
+        required("source_id", pa.string()),
+        required("list_name", pa.string()),
+        required("dataset", pa.string()),
+        required("url", pa.string()),
+        optional("split", pa.string()),
+        optional("start_frame", pa.int64()),
+        optional("end_frame", pa.int64()),
+        optional("metadata", pa.string()),
+        required("recorded_at", TIMESTAMP),
     ]),
     key=("video_id", "source_id"),
     unit_column="video_id",
@@ -303,12 +276,12 @@ REMOVED_REASON = "removed"
 TOMBSTONES = TableSpec(
     name="tombstones",
     schema=pa.schema([
-        _required("video_id", pa.string()),
-        _required("url", pa.string()),
-        _optional("webpage_url", pa.string()),
-        _required("reason", pa.string()),
-        _required("selector", pa.string()),
-        _required("removed_at", TIMESTAMP),
+        required("video_id", pa.string()),
+        required("url", pa.string()),
+        optional("webpage_url", pa.string()),
+        required("reason", pa.string()),
+        required("selector", pa.string()),
+        required("removed_at", TIMESTAMP),
     ]),
     key=("video_id",),
     unit_column="video_id",
@@ -319,40 +292,6 @@ TOMBSTONES = TableSpec(
         "selector": "what selected it: id:<video_id>, uploader:<name>, query:<query>",
     },
 )
-
-STATUS_OK, STATUS_FAILED, STATUS_SKIPPED = "ok", "failed", "skipped"
-UNIT_ID = "unit_id"  # the status column naming a unit (a payload's `UnitPayload.unit_id`)
-STATUS_FOLDER = "_status"  # manifests/_status/<stage>/ holds each stage's status parts
-STATUS_VALUES = (STATUS_OK, STATUS_FAILED, STATUS_SKIPPED)
-
-
-def status_spec(stage: str) -> TableSpec:
-    """The status table of one stage: one row per finished unit attempt (`_status/<stage>/`)."""
-    return TableSpec(
-        name=f"{STATUS_FOLDER}/{stage}",
-        schema=pa.schema([
-            _required(UNIT_ID, pa.string()),
-            _required("stage", pa.string()),
-            _required("version", pa.string()),
-            _required("status", pa.string()),
-            _optional("reason", pa.string()),
-            _optional("message", pa.string()),
-            _required("run_id", pa.string()),
-            _required("flush_id", pa.string()),
-            _required("finished_at", TIMESTAMP),
-            _required("duration_s", pa.float64()),
-        ]),
-        key=(UNIT_ID, "flush_id"),
-        unit_column=UNIT_ID,
-        producer=stage,
-        units={
-            "status": "ok | failed | skipped",
-            "reason": "failed: the error type; skipped: why (duplicate, too short, ...)",
-            "flush_id": "the flush whose data parts this row commits",
-            "duration_s": "seconds the unit took on its worker",
-        },
-    )
-
 
 DATA_TABLES: dict[str, TableSpec] = {
     spec.name: spec for spec in (ENTRIES, VIDEOS, SHOTS, DETECTIONS, TRACKS, TUBES, FEATURES, TARGETS, SOURCES,
