@@ -13,6 +13,13 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+def harvest_config(base: str, **overrides):
+    """A harvest config for the loopback site at `base`: tag pages under /tags/<tag>/, quick retries."""
+    from harvest.config import HarvestConfig
+
+    return HarvestConfig(source_template=base + "/tags/{tag}/", **{"retries": 1, "socket_timeout_s": 2.0, **overrides})
+
+
 def harvest_clips(client, root, names, tmp_path, runner=None):
     """Harvest committed clips of real people (tests/data/<name>.mp4) into `root` through the loopback site."""
     from pathlib import Path

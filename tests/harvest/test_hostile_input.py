@@ -21,13 +21,13 @@ from harvest.bounds import DownloadTimeout
 from harvest.ids import MAX_VIDEO_ID_CHARS
 from harvest.queries import read_url_list
 from harvest.work import file_sha256
-from harvest.config import HarvestConfig
 from harvest.download import DownloadSkipped, download_video
 from hostile_media import claim_frame_size
 from manifests import VIDEOS, latest_status, read_table
 from manifests.status import first_line
 from pipelines.harvest import count_lines, harvest
 from pipelines.runner import RunnerConfig
+from tests_helpers import harvest_config
 
 RUNNER = RunnerConfig(flush_every_units=4, progress=False)
 LONG_NAME = "a_dance_video_with_a_name_as_long_as_some_sites_make_them_" * 4  # 232 characters
@@ -129,10 +129,6 @@ def threads_left_behind(before: set[int]) -> list[str]:
             and t.name != "hmmr-download-deadlines"]
 
 
-def config_for(base: str, **overrides) -> HarvestConfig:
-    return HarvestConfig(source_template=base + "/tags/{tag}/", **{"retries": 1, "socket_timeout_s": 2.0, **overrides})
-
-
 @pytest.mark.slow
 def test_every_line_ends_as_one_row_with_its_reason(client, root, site, tmp_path):
     """Before: /b/clip.mp4, the second non-ASCII name and ?id=2 got no row at all (their ids were the
@@ -199,12 +195,12 @@ def test_a_bad_file_is_removed_so_retry_failed_fetches_it_again(client, root, cl
         listing = tmp_path / "list.txt"
         listing.write_text(f"{base}/fixme.mp4\n")
         queries = read_url_list(listing)
-        harvest(client, root, queries, config_for(base), RUNNER)
+        harvest(client, root, queries, harvest_config(base), RUNNER)
         assert latest_status(root, "harvest").loc["generic-fixme", "reason"] == "VideoError"
         assert not list(root.media_dir.glob("generic-fixme.*"))
 
         site.files["/fixme.mp4"] = whole
-        harvest(client, root, queries, config_for(base), RunnerConfig(retry_failed=True, progress=False))
+        harvest(client, root, queries, harvest_config(base), RunnerConfig(retry_failed=True, progress=False))
     assert site.requests.count("/fixme.mp4") == 2
     assert latest_status(root, "harvest").loc["generic-fixme", "status"] == "ok"
     assert file_sha256(root.media_dir / "generic-fixme.mp4") == file_sha256(clips["big"])
@@ -217,7 +213,7 @@ def test_a_page_with_two_files_of_one_name_lists_both(site):
 
     site.files["/tags/same/"] = tag_page("same", ["/a/clip.mp4", "/b/clip.mp4", "/a/clip.mp4"]).encode()
     with serve(site) as base:
-        entries = enumerate_query(f"{base}/tags/same/", config_for(base))
+        entries = enumerate_query(f"{base}/tags/same/", harvest_config(base))
     assert [e.url for e in entries] == [f"{base}/a/clip.mp4", f"{base}/b/clip.mp4"]
     assert entries[0].video_id == "generic-clip" and entries[1].video_id.startswith("generic-clip-")
 
@@ -236,7 +232,7 @@ def test_a_trickling_server_meets_the_download_deadline(tmp_path, suffix):
         before = {t.ident for t in threading.enumerate()}
         started = time.monotonic()
         with pytest.raises(DownloadTimeout, match="longer than --download-timeout 2 s"):
-            download_video(f"{base}/trickle/slow{suffix}", "slow", tmp_path / "media", config_for(base, download_timeout_s=2),
+            download_video(f"{base}/trickle/slow{suffix}", "slow", tmp_path / "media", harvest_config(base, download_timeout_s=2),
                            "Generic")
         elapsed_s = time.monotonic() - started
     assert 2.0 <= elapsed_s < 3.5
@@ -251,10 +247,10 @@ def test_a_trickling_page_meets_the_deadline_too(tmp_path):
 
     site = HostileSite(files={"/tags/warm/": tag_page("warm", ["/x.mp4"]).encode()}, trickle_s=0.2)
     with serve(site) as base:
-        enumerate_query(f"{base}/tags/warm/", config_for(base))  # yt-dlp warmed: the deadline is the page's
+        enumerate_query(f"{base}/tags/warm/", harvest_config(base))  # yt-dlp warmed: the deadline is the page's
         started = time.monotonic()
         with pytest.raises(DownloadTimeout, match="longer than --download-timeout 2 s"):
-            enumerate_query(f"{base}/trickle/page/", config_for(base, download_timeout_s=2))
+            enumerate_query(f"{base}/trickle/page/", harvest_config(base, download_timeout_s=2))
         elapsed_s = time.monotonic() - started
     assert 2.0 <= elapsed_s < 3.5
     assert site.requests.count("/trickle/page/") == 1  # cut at the deadline, not retried past it
@@ -268,7 +264,7 @@ def test_a_flood_without_content_length_stops_at_the_size_cap(tmp_path, suffix):
         before = {t.ident for t in threading.enumerate()}
         with pytest.raises(DownloadSkipped, match=r"more than --max-filesize 0.25 MB arrived") as skipped:
             download_video(f"{base}/flood/endless{suffix}", "endless", tmp_path / "media",
-                           config_for(base, max_filesize_mb=0.25), "Generic")
+                           harvest_config(base, max_filesize_mb=0.25), "Generic")
     assert skipped.value.reason == "too_large"
     assert site.n_flood_bytes < 32 * 2**20  # the server stopped soon after: the client hung up
     assert list((tmp_path / "media").iterdir()) == []
