@@ -128,7 +128,7 @@ def ours(config: TrackerConfig = TrackerConfig()) -> Tracker:
 
 
 def baseline(scene: Scene) -> np.ndarray:
-    return iou_tracks(scene.frames, scene.keypoints, scene.shot_starts)
+    return iou_tracks(scene.frames, scene.keypoints, scene.shot_starts, max_gap=TrackerConfig().max_gap)
 
 
 CLEAN = Noise(box_jitter=0.0, miss_rate=0.0)
