@@ -57,14 +57,14 @@ class TrackerConfig:
 
     oks_weight: float = calibrated.OKS_WEIGHT
     max_cost: float = calibrated.MAX_COST
-    max_gap: int = 30  # ByteTrack's track buffer: a second at 30 frames/s (chosen on the calibration scenes)
+    max_gap: int = calibrated.MAX_GAP
     min_confidence: float = 0.1
     start_score: float = 0.5
     min_detections: int = 3
     tentative_gap: int = 2
     loose_cost: float = 0.75
     merge: bool = True
-    defer_margin: float = 0.2
+    defer_margin: float = calibrated.DEFER_MARGIN
     sigmas: str | tuple[float, ...] = "calibrated"
     joint_weights: tuple[float, ...] | None = None
     oks_scale: float = calibrated.OKS_SCALE
