@@ -103,7 +103,7 @@ def fit(real: Pairs, pairs: Pairs, scenes: list[Scene]) -> Calibration:
                 gate = round(float(np.quantile(cost[pairs.same], quantile)), 3)
                 config = TrackerConfig(oks_weight=oks_weight, max_cost=min(gate, 1.0), oks_scale=scale,
                                        sigmas=tuple(sigmas), joint_weights=tuple(weights))
-                idf1 = float(np.mean([fast_idf1(s, link_tracks(s.frames, s.keypoints, s.shot_starts, config))
+                idf1 = float(np.mean([fast_idf1(s, link_tracks(s.frames, s.keypoints, s.shot_starts, config, s.frame_size))
                                       for s in scenes]))
                 log.info("scale %.2f blend %.1f gate %.3f (q %.3f): IDF1 %.4f", scale, oks_weight, gate, quantile, idf1)
                 if best is None or idf1 > best[0] + 1e-9:
@@ -127,7 +127,7 @@ def fit_linking(scenes: list[Scene], config: TrackerConfig) -> tuple[int, float]
     """(max_gap, defer_margin) for `config`'s costs, on the calibration scenes: the gap with the best
     mean IDF1 (no deferral), then the margin by fewest_flaps."""
     def measured(trial: TrackerConfig) -> tuple[float, int]:
-        ids = [link_tracks(s.frames, s.keypoints, s.shot_starts, trial) for s in scenes]
+        ids = [link_tracks(s.frames, s.keypoints, s.shot_starts, trial, s.frame_size) for s in scenes]
         return (float(np.mean([fast_idf1(s, i) for s, i in zip(scenes, ids)])),
                 sum(flaps(s, i) for s, i in zip(scenes, ids)))
 

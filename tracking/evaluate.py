@@ -124,7 +124,7 @@ def iou_tracks(frames: np.ndarray, keypoints: np.ndarray, shot_starts=(0,), min_
 
 
 def ours(config: TrackerConfig = TrackerConfig()) -> Tracker:
-    return lambda scene: link_tracks(scene.frames, scene.keypoints, scene.shot_starts, config)
+    return lambda scene: link_tracks(scene.frames, scene.keypoints, scene.shot_starts, config, scene.frame_size)
 
 
 def baseline(scene: Scene) -> np.ndarray:

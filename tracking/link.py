@@ -21,7 +21,9 @@ Per frame:
      seen in the same frame as it, and fitting the same detection under the gate, or seen along the
      found track's path through its gap): one person keeps one id, instead of the old and the new id
      taking turns on them;
-  7. unmatched confident detections (not deferred ones) start tracks; a track is tentative until seen
+  7. a track unseen since before the last frame whose predicted box centre has left the frame (when the
+     frame's size is given) ends: whoever comes in at that edge later is someone else;
+  8. unmatched confident detections (not deferred ones) start tracks; a track is tentative until seen
      min_detections times, and a tentative track unseen for more than tentative_gap frames ends (its
      detections get -1), so that a one-frame stray cannot wait out a long gap and take the next person
      who comes by. A shot cut ends every track.
@@ -189,12 +191,14 @@ def assign(cost: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 
 def link_tracks(frames: np.ndarray, keypoints: np.ndarray, shot_starts: np.ndarray | list[int] = (0,),
-                config: TrackerConfig = TrackerConfig()) -> np.ndarray:
+                config: TrackerConfig = TrackerConfig(),
+                frame_size: tuple[int, int] | None = None) -> np.ndarray:
     """Track ids for detections of one video.
 
     frames: (N,) int frame index of each detection (any order).
     keypoints: (N, 25, 3) float BODY_25 (x_px, y_px, confidence).
     shot_starts: first frame of each shot; no track crosses one.
+    frame_size: (width, height) px of the video, when known: a track predicted to have left the frame ends.
     Returns (N,) int64 track ids, unique within the video, numbered in order of first appearance;
     -1 for a low-scoring detection that continued no track.
     """
@@ -211,5 +215,6 @@ def link_tracks(frames: np.ndarray, keypoints: np.ndarray, shot_starts: np.ndarr
     order = np.lexsort((keypoints[:, :, 1].sum(1), keypoints[:, :, 0].sum(1), boxes[:, 1], boxes[:, 0], frames))
     detections = Detections.of(frames[order], keypoints[order], config)
     shots = np.sort(np.asarray(shot_starts, dtype=np.int64))
-    track_ids[order] = Linker(detections, config).run(np.searchsorted(shots, detections.frames, side="right"))
+    shot_of = np.searchsorted(shots, detections.frames, side="right")
+    track_ids[order] = Linker(detections, config, frame_size).run(shot_of)
     return track_ids

@@ -24,8 +24,9 @@ MAX_PATH_STEP = 0.5  # body heights: a track this close to another's path throug
 
 
 class Linker:
-    def __init__(self, detections: Detections, config: TrackerConfig) -> None:
-        self.d, self.config = detections, config
+    def __init__(self, detections: Detections, config: TrackerConfig,
+                 frame_size: tuple[int, int] | None = None) -> None:
+        self.d, self.config, self.frame_size = detections, config, frame_size
         self.sigmas, self.weights = config.joint_spreads()
         self.filters = Filters(config.motion)
         # Per slot (a track's row in these arrays; the i-th track started has slot i and id i).
@@ -53,6 +54,8 @@ class Linker:
                 self.live = self.live[:0]  # a cut ends every track
             if len(self.live):
                 self.live = self.live[frame - self.last_frame[self.live] <= self.config.max_gap + 1]
+            if len(self.live) and self.frame_size is not None:
+                self.live = self.live[self._in_view(frame)]
             if run_end[k] > k + 1 and MAX_BATCH_FRAMES > 1 and len(self.live) == end - start:
                 done = self._steady(k, min(run_end[k], k + MAX_BATCH_FRAMES), starts, successor, assigned)
                 if done:
@@ -61,6 +64,14 @@ class Linker:
             assigned[start:end] = self._frame(frame, start, end)
             k += 1
         return self._renumbered(assigned)
+
+    def _in_view(self, frame: int) -> np.ndarray:
+        """(live,) False for a track unseen since before the last frame whose predicted box centre has left
+        the frame: it walked out of view, and whoever comes in at that edge later is someone else."""
+        unseen = frame - self.last_frame[self.live]
+        centre = self.filters.mean[self.live, :2] + self.filters.velocity[self.live, :2] * unseen[:, None]
+        inside = ((centre >= 0) & (centre <= np.asarray(self.frame_size, dtype=np.float64))).all(axis=1)
+        return inside | (unseen <= 1)
 
     def _renumbered(self, assigned: np.ndarray) -> np.ndarray:
         """Merged ids take the id they were merged into; tracks with fewer than min_detections detections

@@ -199,3 +199,18 @@ def test_a_walker_hidden_for_a_second_keeps_one_id():
     frames = np.array([f for f in range(80) if not 30 <= f < 55])
     keypoints = np.stack([person(100 + 2 * f, 200, 100, phase=f / 5) for f in frames])
     assert set(link_tracks(frames, keypoints).tolist()) == {0}
+
+
+def test_a_walker_who_left_the_frame_is_not_the_one_who_comes_in_there_later():
+    """TUD-Stadtmitte's case: one walks out on the right at frame 20; 12 frames later another comes in
+    there, walking left. Within the gap and the gate, so without the frame's size the newcomer took the
+    leaver's id; with it, the leaver's predicted centre has left the frame and its track has ended."""
+    rows = [(f, 0, person(580 + 2.5 * f, 200, 200, phase=f / 6)) for f in range(21)]  # last seen at x = 630
+    rows += [(f, 1, person(615 - 2 * (f - 32), 200, 200, phase=f / 6)) for f in range(32, 60)]
+    frames, who, keypoints = (np.array([r[0] for r in rows]), np.array([r[1] for r in rows]),
+                              np.stack([r[2] for r in rows]))
+    unframed = link_tracks(frames, keypoints)
+    assert len(set(unframed.tolist())) == 1  # what it prevents
+    ids = link_tracks(frames, keypoints, frame_size=(640, 480))
+    assert len(set(ids[who == 0].tolist())) == 1 and len(set(ids[who == 1].tolist())) == 1
+    assert ids[who == 0][0] != ids[who == 1][0]
