@@ -22,8 +22,9 @@ def tracking_stage(config: TrackingConfig, pose_version: str) -> Stage:
 
 
 def harvested_videos(root: DatasetRoot, datasets: tuple[str, ...] = ()) -> pd.DataFrame:
-    """The `videos` rows (video_id, dataset, split, media_path, fps) of the given datasets (all when empty)."""
-    videos = read_table(root, VIDEOS, columns=["video_id", "dataset", "split", "media_path", "fps"])
+    """The `videos` rows (video_id, dataset, split, media_path, fps, width, height) of the given datasets (all
+    when empty)."""
+    videos = read_table(root, VIDEOS, columns=["video_id", "dataset", "split", "media_path", "fps", "width", "height"])
     return videos[videos["dataset"].isin(datasets)] if datasets else videos
 
 
@@ -49,7 +50,8 @@ def track(client: Client, root: DatasetRoot, runner: RunnerConfig, pose_version:
             payloads.append(TrackingPayload(
                 unit_id=video.video_id, dataset=video.dataset, split=video.split,
                 detections_part=str(part_path(root, DETECTIONS, flush)), shots_part=str(part_path(root, SHOTS, flush)),
-                tracks_part=str(part_path(root, TRACKS, flush)) if video.video_id in imported.index else None))
+                tracks_part=str(part_path(root, TRACKS, flush)) if video.video_id in imported.index else None,
+                width=int(video.width), height=int(video.height)))
         # Tracks imported again after their tubes were cut (a new import version) make the video due again.
         tracked = live_flushes(root, "tracking")
         redo = {v for v, flush in imported.items() if v in tracked.index and flush > tracked[v]}

@@ -49,7 +49,8 @@ class VideoPose:
 
     shots: (start_frame, end_frame) of each shot, end exclusive; n_frames: frames decoded.
     frames: (N,) int64 frame of each detection; keypoints: (N, 25, 3) float32 BODY_25 (x_px, y_px,
-    confidence) in original-frame pixels, people in the backend's order within a frame.
+    confidence) in original-frame pixels, people in the backend's order within a frame; width, height:
+    the frame's size in those pixels (0: unknown).
     """
 
     fps: float
@@ -59,6 +60,8 @@ class VideoPose:
     keypoints: np.ndarray
     backend: str
     backend_version: str
+    width: int = 0
+    height: int = 0
 
     @property
     def shot_starts(self) -> np.ndarray:
@@ -122,7 +125,7 @@ def pose_video(media_path: Path, backend: PoseBackend, config: PoseStageConfig,
     keypoints = np.stack(people) if people else np.zeros((0, N_BODY_25, 3), np.float32)
     return VideoPose(fps=info.fps, n_frames=n_frames, shots=shots,
                      frames=np.asarray(frame_ids, dtype=np.int64), keypoints=keypoints.reshape(-1, N_BODY_25, 3),
-                     backend=backend.name, backend_version=backend.version)
+                     backend=backend.name, backend_version=backend.version, width=info.width, height=info.height)
 
 
 def _person_index(frame_ids: list[int]) -> list[int]:

@@ -16,17 +16,20 @@ set the tracker's constants from it (written to tracking/calibrated.py).
 4. The OKS scale and OKS/IoU blend are searched on a grid, the gate set for each at a high quantile of the
    same-person costs (so that only that share of true continuations is refused); the triple kept is the
    one whose tracks have the best IDF1 on the calibration scenes.
+5. With those, how long a lost track is kept (the best IDF1), then the deferral margin: the one with the
+   fewest id flaps among those within IDF1_TOLERANCE of the best IDF1 (fit_linking).
 """
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from manifests.joints import BODY_25
-from tracking.evaluate import fast_idf1
+from tracking import calibrated
+from tracking.evaluate import fast_idf1, flaps
 from tracking.link import TrackerConfig, link_tracks
 from tracking.pairs import Pairs, collect_pairs, costs, decision_error, joint_spreads, tracklet_scene
 from tracking.scenes import Noise, Scene, add_noise, crowd_scene, mot_scene, mot_sequences, synthetic_scenes
@@ -37,6 +40,9 @@ SCALES = (0.5, 1.0, 2.0, 4.0)
 BLENDS = (0.2, 0.4, 0.6, 0.8)
 SAME_QUANTILES = (0.995, 0.999, 0.9995, 0.9999)
 GATES = np.linspace(0.3, 1.0, 71)
+MAX_GAPS = (15, 22, 30, 45)
+DEFER_MARGINS = (0.0, 0.1, 0.15, 0.2, 0.25)
+IDF1_TOLERANCE = 0.001  # deferral margins this close to the best IDF1 are told apart by their id flaps
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,8 @@ class Calibration:
     idf1: float  # mean IDF1 on the calibration scenes with these constants
     same_refused: float  # same-person pairs over the gate
     different_allowed: float  # different-person pairs under the gate
+    max_gap: int = calibrated.MAX_GAP
+    defer_margin: float = calibrated.DEFER_MARGIN
 
 
 def real_detections(folder: Path) -> list[Scene]:
@@ -95,7 +103,7 @@ def fit(real: Pairs, pairs: Pairs, scenes: list[Scene]) -> Calibration:
                 gate = round(float(np.quantile(cost[pairs.same], quantile)), 3)
                 config = TrackerConfig(oks_weight=oks_weight, max_cost=min(gate, 1.0), oks_scale=scale,
                                        sigmas=tuple(sigmas), joint_weights=tuple(weights))
-                idf1 = float(np.mean([fast_idf1(s, link_tracks(s.frames, s.keypoints, s.shot_starts, config))
+                idf1 = float(np.mean([fast_idf1(s, link_tracks(s.frames, s.keypoints, s.shot_starts, config, s.frame_size))
                                       for s in scenes]))
                 log.info("scale %.2f blend %.1f gate %.3f (q %.3f): IDF1 %.4f", scale, oks_weight, gate, quantile, idf1)
                 if best is None or idf1 > best[0] + 1e-9:
@@ -107,6 +115,31 @@ def fit(real: Pairs, pairs: Pairs, scenes: list[Scene]) -> Calibration:
                        different_allowed=float((cost[~pairs.same] <= gate).mean()))
 
 
+def fewest_flaps(scores: dict[float, tuple[float, int]], tolerance: float = IDF1_TOLERANCE) -> float:
+    """The setting with the fewest flaps among those whose IDF1 is within `tolerance` of the best;
+    scores: setting -> (mean IDF1, flaps). Ties go to the higher IDF1."""
+    best = max(idf1 for idf1, _ in scores.values())
+    near = {k: v for k, v in scores.items() if v[0] >= best - tolerance}
+    return min(near, key=lambda k: (near[k][1], -near[k][0]))
+
+
+def fit_linking(scenes: list[Scene], config: TrackerConfig) -> tuple[int, float]:
+    """(max_gap, defer_margin) for `config`'s costs, on the calibration scenes: the gap with the best
+    mean IDF1 (no deferral), then the margin by fewest_flaps."""
+    def measured(trial: TrackerConfig) -> tuple[float, int]:
+        ids = [link_tracks(s.frames, s.keypoints, s.shot_starts, trial, s.frame_size) for s in scenes]
+        return (float(np.mean([fast_idf1(s, i) for s, i in zip(scenes, ids)])),
+                sum(flaps(s, i) for s, i in zip(scenes, ids)))
+
+    gaps = {gap: measured(replace(config, max_gap=gap, defer_margin=0.0)) for gap in MAX_GAPS}
+    gap = max(gaps, key=lambda g: gaps[g][0])
+    margins = {margin: measured(replace(config, max_gap=gap, defer_margin=margin)) for margin in DEFER_MARGINS}
+    for name, trials in (("max_gap", gaps), ("defer_margin", margins)):
+        for value, (idf1, n_flaps) in trials.items():
+            log.info("%s %s: IDF1 %.4f, %d flaps", name, value, idf1, n_flaps)
+    return gap, fewest_flaps(margins)
+
+
 def module_text(calibration: Calibration) -> str:
     def array(values: np.ndarray) -> str:
         return "np.array([" + ", ".join(f"{v:.4f}" for v in values) + "])"
@@ -116,7 +149,8 @@ def module_text(calibration: Calibration) -> str:
             f"its weight, in BODY_25 order ({', '.join(BODY_25[:3])}, ...).\"\"\"\nimport numpy as np\n\n"
             f"SIGMAS = {array(calibration.sigmas)}\nWEIGHTS = {array(calibration.weights)}\n"
             f"OKS_SCALE = {calibration.oks_scale}\nOKS_WEIGHT = {calibration.oks_weight}\n"
-            f"MAX_COST = {calibration.max_cost}\n")
+            f"MAX_COST = {calibration.max_cost}\nMAX_GAP = {calibration.max_gap}\n"
+            f"DEFER_MARGIN = {calibration.defer_margin}\n")
 
 
 def plot(pairs: Pairs, calibration: Calibration, path: Path) -> None:
@@ -171,12 +205,17 @@ def main(argv: list[str] | None = None) -> None:
         scenes = calibration_scenes(sigmas)
         pairs = Pairs.concatenate([collect_pairs(s) for s in scenes])
         calibration = fit(real, pairs, scenes)
+        gap, margin = fit_linking(scenes, TrackerConfig(
+            oks_weight=calibration.oks_weight, max_cost=calibration.max_cost, oks_scale=calibration.oks_scale,
+            sigmas=tuple(calibration.sigmas), joint_weights=tuple(calibration.weights)))
+        calibration = replace(calibration, max_gap=gap, defer_margin=margin)
         same, other = pairs.same.sum(), (~pairs.same).sum()
         click.echo(f"{len(real.residual)} real same-person residuals, {same} same-person and {other} other pairs")
         click.echo(f"spreads {np.round(calibration.sigmas, 3).tolist()}\nweights {np.round(calibration.weights, 2).tolist()}")
         click.echo(f"OKS scale {calibration.oks_scale}, blend {calibration.oks_weight}, gate {calibration.max_cost} "
                    f"(same-person quantile {calibration.same_quantile}); same refused {calibration.same_refused:.4f}, "
-                   f"others allowed {calibration.different_allowed:.4f}; calibration IDF1 {calibration.idf1:.4f}")
+                   f"others allowed {calibration.different_allowed:.4f}; calibration IDF1 {calibration.idf1:.4f}; "
+                   f"lost tracks kept {gap} frames, deferral margin {margin}")
         if write:
             target = Path(__file__).with_name("calibrated.py")
             target.write_text(module_text(calibration))

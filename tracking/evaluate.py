@@ -124,11 +124,11 @@ def iou_tracks(frames: np.ndarray, keypoints: np.ndarray, shot_starts=(0,), min_
 
 
 def ours(config: TrackerConfig = TrackerConfig()) -> Tracker:
-    return lambda scene: link_tracks(scene.frames, scene.keypoints, scene.shot_starts, config)
+    return lambda scene: link_tracks(scene.frames, scene.keypoints, scene.shot_starts, config, scene.frame_size)
 
 
 def baseline(scene: Scene) -> np.ndarray:
-    return iou_tracks(scene.frames, scene.keypoints, scene.shot_starts)
+    return iou_tracks(scene.frames, scene.keypoints, scene.shot_starts, max_gap=TrackerConfig().max_gap)
 
 
 CLEAN = Noise(box_jitter=0.0, miss_rate=0.0)
@@ -185,6 +185,28 @@ def pooled_table(trackers: dict[str, Tracker], scenes: list[tuple[str, Scene]]) 
     return "\n".join(lines)
 
 
+def tube_table(trackers: dict[str, Tracker], scenes: list[tuple[str, Scene]]) -> str:
+    """Markdown: per tracker and noise, the tubes cut from its tracks of the real TUD scenes, their frames,
+    and the share of their detections that show another person than most of the tube does (what a
+    training tube must not hold)."""
+    from tracking.tubes import cut_tubes
+
+    lines = ["| tracker | noise | tubes | tube frames | detections of another person |", "|---|---|---|---|---|"]
+    for tracker_name, tracker in trackers.items():
+        for noise_name in dict.fromkeys(n for n, _ in scenes):
+            n_tubes = n_frames = others = 0
+            for _, scene in [(n, s) for n, s in scenes if n == noise_name and s.name.startswith("TUD")]:
+                ids = tracker(scene)
+                tubes, _ = cut_tubes(scene.frames, scene.keypoints, ids)
+                for tube in tubes:
+                    inside = (scene.frames >= tube.start_frame) & (scene.frames < tube.end_frame)
+                    rows = (ids == tube.track_id) & inside
+                    n_tubes, n_frames = n_tubes + 1, n_frames + tube.n_frames
+                    others += rows.sum() - np.unique(scene.truth[rows], return_counts=True)[1].max()
+            lines.append(f"| {tracker_name} | {noise_name} | {n_tubes} | {n_frames} | {others / max(n_frames, 1):.2%} |")
+    return "\n".join(lines)
+
+
 def clip_table(clips: dict[str, tuple[np.ndarray, np.ndarray]], trackers: dict[str, Tracker]) -> str:
     """Markdown: tracks, tubes and tube yield per real clip (a pose backend's detections, no identities)."""
     from tracking.tubes import cut_tubes, tube_yield
@@ -217,6 +239,7 @@ def main(argv: list[str] | None = None) -> None:
         variants["ours, COCO sigmas"] = ours(TrackerConfig(sigmas="coco", oks_scale=1.0))
         click.echo(pooled_table({**variants, "IoU Hungarian": baseline}, scenes) + "\n")
         click.echo(markdown(evaluation_table({"ours": ours(), "IoU": baseline}, scenes)) + "\n")
+        click.echo(tube_table({"ours": ours(), "IoU": baseline}, scenes) + "\n")
         if clips_cache:
             from pathlib import Path
 

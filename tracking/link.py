@@ -13,14 +13,20 @@ Per frame:
   4. a track still unmatched may take a detection left over under a looser gate (loose_cost) when the two
      are each other's only candidate under it: a real detector's boxes on small people jitter more than
      the calibrated gate allows, and nobody else is there to be confused with;
-  5. a track found again after a gap absorbs a track that started in its place while it was unseen (never
+  5. a detection that a second confirmed track, seen in the last frame too, fits almost as well as the
+     track that took it (costs within defer_margin; for two taken detections, exchanging them) is left to
+     no track in this frame: the two coast on their predictions and the next frame decides, instead of a
+     detector's jitter giving a person another's id for a frame (A, B, A: id flapping);
+  6. a track found again after a gap absorbs a track that started in its place while it was unseen (never
      seen in the same frame as it, and fitting the same detection under the gate, or seen along the
      found track's path through its gap): one person keeps one id, instead of the old and the new id
      taking turns on them;
-  6. unmatched confident detections start tracks; a track is tentative until seen min_detections times,
-     and a tentative track unseen for more than tentative_gap frames ends (its detections get -1), so that
-     a one-frame stray cannot wait out a long gap and take the next person who comes by. A shot cut ends
-     every track.
+  7. a track unseen since before the last frame whose predicted box centre has left the frame (when the
+     frame's size is given) ends: whoever comes in at that edge later is someone else;
+  8. unmatched confident detections (not deferred ones) start tracks; a track is tentative until seen
+     min_detections times, and a tentative track unseen for more than tentative_gap frames ends (its
+     detections get -1), so that a one-frame stray cannot wait out a long gap and take the next person
+     who comes by. A shot cut ends every track.
 The defaults come from measured cost distributions (tracking/calibrate.py, the README's tracking section).
 Steady stretches (the same people, each matched the obvious way, frame after frame) are linked in
 batches (tracking/linker.py) with the same result as frame by frame, several times faster.
@@ -46,18 +52,21 @@ class TrackerConfig:
     dropped (its detections get -1), as SORT keeps only tracks confirmed by a few hits; tentative_gap: such
     an unconfirmed track ends when unseen for more frames than this; loose_cost: a looser gate for a track
     left unmatched and a detection left over when each is the other's only candidate under it (0: off);
-    merge: a track found again absorbs the one that started in its place; sigmas: "calibrated" (measured spreads and weights) or "coco" (COCO's
-    sigmas, equal weights); oks_scale: multiplies every joint's spread; motion: how tracks predict."""
+    merge: a track found again absorbs the one that started in its place; defer_margin: a detection two
+    tracks fit within this cost of each other is left to neither for a frame (0: off); sigmas:
+    "calibrated" (measured spreads and weights) or "coco" (COCO's sigmas, equal weights); oks_scale:
+    multiplies every joint's spread; motion: how tracks predict."""
 
     oks_weight: float = calibrated.OKS_WEIGHT
     max_cost: float = calibrated.MAX_COST
-    max_gap: int = 15
+    max_gap: int = calibrated.MAX_GAP
     min_confidence: float = 0.1
     start_score: float = 0.5
     min_detections: int = 3
     tentative_gap: int = 2
     loose_cost: float = 0.75
     merge: bool = True
+    defer_margin: float = calibrated.DEFER_MARGIN
     sigmas: str | tuple[float, ...] = "calibrated"
     joint_weights: tuple[float, ...] | None = None
     oks_scale: float = calibrated.OKS_SCALE
@@ -74,6 +83,8 @@ class TrackerConfig:
             raise ValueError(f"TrackerConfig.max_gap must be >= 0, got {self.max_gap}")
         if not 0 <= self.start_score <= 1:
             raise ValueError(f"TrackerConfig.start_score must be in [0, 1], got {self.start_score}")
+        if self.defer_margin < 0:
+            raise ValueError(f"TrackerConfig.defer_margin must be >= 0, got {self.defer_margin}")
         if self.tentative_gap < 0:
             raise ValueError(f"TrackerConfig.tentative_gap must be >= 0, got {self.tentative_gap}")
         if self.min_detections < 1:
@@ -180,12 +191,14 @@ def assign(cost: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 
 def link_tracks(frames: np.ndarray, keypoints: np.ndarray, shot_starts: np.ndarray | list[int] = (0,),
-                config: TrackerConfig = TrackerConfig()) -> np.ndarray:
+                config: TrackerConfig = TrackerConfig(),
+                frame_size: tuple[int, int] | None = None) -> np.ndarray:
     """Track ids for detections of one video.
 
     frames: (N,) int frame index of each detection (any order).
     keypoints: (N, 25, 3) float BODY_25 (x_px, y_px, confidence).
     shot_starts: first frame of each shot; no track crosses one.
+    frame_size: (width, height) px of the video, when known: a track predicted to have left the frame ends.
     Returns (N,) int64 track ids, unique within the video, numbered in order of first appearance;
     -1 for a low-scoring detection that continued no track.
     """
@@ -202,5 +215,6 @@ def link_tracks(frames: np.ndarray, keypoints: np.ndarray, shot_starts: np.ndarr
     order = np.lexsort((keypoints[:, :, 1].sum(1), keypoints[:, :, 0].sum(1), boxes[:, 1], boxes[:, 0], frames))
     detections = Detections.of(frames[order], keypoints[order], config)
     shots = np.sort(np.asarray(shot_starts, dtype=np.int64))
-    track_ids[order] = Linker(detections, config).run(np.searchsorted(shots, detections.frames, side="right"))
+    shot_of = np.searchsorted(shots, detections.frames, side="right")
+    track_ids[order] = Linker(detections, config, frame_size).run(shot_of)
     return track_ids

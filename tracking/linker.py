@@ -15,17 +15,18 @@ from __future__ import annotations
 import numpy as np
 
 from tracking.link import Detections, Prediction, TrackerConfig, assign, moved, pair_costs, predict
+from tracking.chains import provisional_chains
 from tracking.motion import Filters
 from tracking.similarity import box_gaps, paired_iou, pairwise_iou, pose_similarity
 
 MAX_BATCH_FRAMES = 256  # frames linked in one batch: bounds the work a batch that fails early wastes
-MAX_OBVIOUS_STEP = 0.5  # body heights: a provisional match further than this is not obvious
 MAX_PATH_STEP = 0.5  # body heights: a track this close to another's path through its gap is the same person
 
 
 class Linker:
-    def __init__(self, detections: Detections, config: TrackerConfig) -> None:
-        self.d, self.config = detections, config
+    def __init__(self, detections: Detections, config: TrackerConfig,
+                 frame_size: tuple[int, int] | None = None) -> None:
+        self.d, self.config, self.frame_size = detections, config, frame_size
         self.sigmas, self.weights = config.joint_spreads()
         self.filters = Filters(config.motion)
         # Per slot (a track's row in these arrays; the i-th track started has slot i and id i).
@@ -44,7 +45,7 @@ class Linker:
         boundaries = np.flatnonzero(np.diff(d.frames)) + 1
         starts = np.concatenate([[0], boundaries])
         ends = np.concatenate([boundaries, [len(d.frames)]])
-        successor, run_end = _provisional_chains(d, starts, ends, shot_of)
+        successor, run_end = provisional_chains(d, starts, ends, shot_of)
         k = 0
         while k < len(starts):
             start, end = starts[k], ends[k]
@@ -53,6 +54,8 @@ class Linker:
                 self.live = self.live[:0]  # a cut ends every track
             if len(self.live):
                 self.live = self.live[frame - self.last_frame[self.live] <= self.config.max_gap + 1]
+            if len(self.live) and self.frame_size is not None:
+                self.live = self.live[self._in_view(frame)]
             if run_end[k] > k + 1 and MAX_BATCH_FRAMES > 1 and len(self.live) == end - start:
                 done = self._steady(k, min(run_end[k], k + MAX_BATCH_FRAMES), starts, successor, assigned)
                 if done:
@@ -61,6 +64,14 @@ class Linker:
             assigned[start:end] = self._frame(frame, start, end)
             k += 1
         return self._renumbered(assigned)
+
+    def _in_view(self, frame: int) -> np.ndarray:
+        """(live,) False for a track unseen since before the last frame whose predicted box centre has left
+        the frame: it walked out of view, and whoever comes in at that edge later is someone else."""
+        unseen = frame - self.last_frame[self.live]
+        centre = self.filters.mean[self.live, :2] + self.filters.velocity[self.live, :2] * unseen[:, None]
+        inside = ((centre >= 0) & (centre <= np.asarray(self.frame_size, dtype=np.float64))).all(axis=1)
+        return inside | (unseen <= 1)
 
     def _renumbered(self, assigned: np.ndarray) -> np.ndarray:
         """Merged ids take the id they were merged into; tracks with fewer than min_detections detections
@@ -82,6 +93,7 @@ class Linker:
         """Link one frame's detections (rows start:end); returns their ids (-1: none)."""
         d, config = self.d, self.config
         out = np.full(end - start, -1, dtype=np.int64)
+        deferred = np.zeros(end - start, dtype=bool)  # left to no track: two tracks fit it almost equally
         if len(self.live):
             live = self.live
             prediction = predict(d, self.filters, live, self.last_row[live], frame - self.last_frame[live], self.sigmas)
@@ -108,6 +120,11 @@ class Linker:
                 _, unmoved = pair_costs(still, d, np.arange(start, end), self.weights, config.oks_weight)
                 unmoved[frame - self.last_frame[live] > 1] = 1.0  # only for tracks seen in the last frame
                 track_rows, cols = self._loose_pass(np.minimum(distance, unmoved), track_rows, cols, unmatched)
+            if config.defer_margin > 0 and len(track_rows):
+                keep = self._decided(cost, allowed, track_rows, cols, frame - self.last_frame[live] == 1)
+                deferred[cols[~keep]] = True
+                unmatched[track_rows[~keep]] = True
+                track_rows, cols = track_rows[keep], cols[keep]
             absorbed = np.zeros(len(live), dtype=bool)
             if config.merge and len(track_rows) and unmatched.any():
                 absorbed = self._absorb(cost, allowed, track_rows, cols, unmatched, frame, start)
@@ -122,10 +139,34 @@ class Linker:
             tentative_miss = (unmatched & (self.hits[live] < config.min_detections)
                               & (frame - self.last_frame[live] > config.tentative_gap))
             self.live = live[~absorbed & ~tentative_miss]
-        new = np.flatnonzero((out < 0) & d.confident[start:end])
+        new = np.flatnonzero((out < 0) & d.confident[start:end] & ~deferred)
         if len(new):
             out[new] = self._start(frame, start + new)
         return out
+
+    def _decided(self, cost: np.ndarray, allowed: np.ndarray, track_rows: np.ndarray, cols: np.ndarray,
+                 fresh: np.ndarray) -> np.ndarray:
+        """(matches,) whether each match (track_rows[k] took detection cols[k]) is clear: False where another
+        confirmed track seen in the last frame fits that detection almost as well: it took no detection and
+        its cost for this one is less than defer_margin higher, or it took another and exchanging the two
+        detections would cost less than defer_margin more. Such a detection is left to no track this frame
+        (the two coast on their predictions, and the next frame decides), rather than decided by a coin
+        toss under a detector's jitter that gives a person another's id for a frame (id flapping).
+        fresh: (live,) seen in the last frame; a tentative track (a possible stray) is no rival."""
+        margin = self.config.defer_margin
+        if (allowed[:, cols].sum(axis=0) < 2).all():  # no detection that two tracks may take: most frames
+            return np.ones(len(cols), dtype=bool)
+        rival = fresh & (self.hits[self.live] >= self.config.min_detections)
+        own = cost[track_rows, cols]
+        idle = rival.copy()
+        idle[track_rows] = False
+        idle_rival = (allowed[:, cols] & idle[:, None] & (cost[:, cols] - own < margin)).any(axis=0)
+        crossed = cost[np.ix_(track_rows, cols)]
+        exchange = crossed + crossed.T - own[:, None] - own[None, :]
+        swappable = (allowed[np.ix_(track_rows, cols)] & allowed[np.ix_(track_rows, cols)].T
+                     & rival[track_rows][:, None] & rival[track_rows][None, :])
+        np.fill_diagonal(swappable, False)
+        return ~idle_rival & ~(swappable & (exchange < margin)).any(axis=1)
 
     def _loose_pass(self, distance: np.ndarray, track_rows: np.ndarray, cols: np.ndarray, unmatched: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray]:
@@ -244,48 +285,3 @@ class Linker:
         self.hits[live] += n_kept
         self.last_frame[live] = d.frames[chains[n_kept - 1]]
         return n_kept
-
-
-def _provisional_chains(d: Detections, starts: np.ndarray, ends: np.ndarray, shot_of: np.ndarray,
-                        chunk_elements: int = 1_000_000) -> tuple[np.ndarray, np.ndarray]:
-    """(successor (N,): each detection's obvious match in the next frame, -1 if none; run_end (F,): for
-    frame k, the first frame at or after it that is not obviously matched to its previous frame).
-
-    Frame k is obviously matched to frame k - 1 when it is the next frame of the same shot, has as many
-    detections, all confident, and each detection of k - 1 has a different nearest detection in k,
-    within MAX_OBVIOUS_STEP body heights."""
-    n_frames = len(starts)
-    successor = np.full(len(d.frames), -1, dtype=np.int64)
-    counts = ends - starts
-    width = int(counts.max())
-    centre = np.full((n_frames, width, 2), np.nan)
-    height = np.ones((n_frames, width))
-    slot = np.arange(len(d.frames)) - np.repeat(starts, counts)
-    frame_of_row = np.repeat(np.arange(n_frames), counts)
-    centre[frame_of_row, slot] = d.measured[:, :2]
-    height[frame_of_row, slot] = np.exp(d.measured[:, 2])
-    all_confident = np.logical_and.reduceat(d.confident, starts)
-    frame_values = d.frames[starts]
-    obvious = np.zeros(n_frames, dtype=bool)
-    nearest = np.zeros((n_frames, width), dtype=np.int64)  # for frame k: slot in frame k of frame k-1's slots
-    step = max(1, chunk_elements // (width * width))
-    for first in range(1, n_frames, step):
-        last = min(n_frames, first + step)
-        gap = np.linalg.norm(centre[first - 1:last - 1, :, None] - centre[first:last, None], axis=-1)
-        gap = np.where(np.isnan(gap), np.inf, gap) / height[first - 1:last - 1, :, None]
-        best = gap.argmin(axis=2)  # (frames, width)
-        close = np.take_along_axis(gap, best[..., None], axis=2)[..., 0] <= MAX_OBVIOUS_STEP
-        exists = np.arange(width) < counts[first - 1:last - 1, None]
-        distinct = (np.diff(np.sort(np.where(exists, best, width + np.arange(width)), axis=1), axis=1) != 0).all(1)
-        obvious[first:last] = ((close | ~exists).all(1) & distinct & (counts[first:last] == counts[first - 1:last - 1])
-                               & (frame_values[first:last] == frame_values[first - 1:last - 1] + 1)
-                               & (shot_of[starts[first:last]] == shot_of[starts[first - 1:last - 1]])
-                               & all_confident[first:last])
-        nearest[first:last] = best
-    followed = np.flatnonzero(obvious[np.minimum(frame_of_row + 1, n_frames - 1)] & (frame_of_row + 1 < n_frames))
-    next_frame = frame_of_row[followed] + 1
-    successor[followed] = starts[next_frame] + nearest[next_frame, slot[followed]]
-    # run_end[k]: the first frame >= k that is not obviously matched (a reverse running minimum).
-    index = np.where(obvious, n_frames, np.arange(n_frames))
-    run_end = np.minimum.accumulate(index[::-1])[::-1]
-    return successor, run_end

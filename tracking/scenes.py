@@ -57,6 +57,7 @@ class Scene:
     truth: np.ndarray
     shot_starts: tuple[int, ...] = (0,)
     people: np.ndarray | None = None  # (M, 2) frame, identity; None: the true rows of the detections
+    frame_size: tuple[int, int] | None = None  # (width, height) px of the camera's frame, when the scene has one
 
     def true_person_frames(self) -> np.ndarray:
         if self.people is not None:
@@ -187,8 +188,13 @@ def crowd_scene(name: str, seed: int, n_frames: int = 200, fps: float = 10.0, n_
             boxes.append([x - 0.2 * h, feet_y - h, x + 0.2 * h, feet_y])
     frames = np.array(frames_of)
     seen = ~_hidden(frames, np.array(boxes), 0.6)
+    # No frame_size: walkers are detected up to 0.2 heights beyond the frame's edges, their box centres
+    # outside it, which no detector's joints would give.
     scene = _scene(name, [r for r, keep in zip(rows, seen) if keep])
     return replace(scene, people=np.array([(r[0], r[2]) for r in rows]))
+
+
+MOT_FRAME_SIZES = {"TUD-Campus": (640, 480), "TUD-Stadtmitte": (640, 480)}  # MOT15's seqinfo (imWidth, imHeight)
 
 
 def mot_sequences() -> dict[str, Path]:
@@ -225,7 +231,7 @@ def mot_scene(name: str, gt_path: Path, max_covered: float = 0.6) -> Scene:
     boxes = np.stack([left, top, left + width, top + height], axis=1)
     seen = ~_hidden(frames, boxes, max_covered)
     return Scene(name, frames[seen], keypoints[seen], truth[seen].astype(np.int64),
-                 people=np.stack([frames, truth], axis=1))
+                 people=np.stack([frames, truth], axis=1), frame_size=MOT_FRAME_SIZES.get(gt_path.parent.name))
 
 
 def _hidden(frames: np.ndarray, boxes: np.ndarray, max_covered: float) -> np.ndarray:

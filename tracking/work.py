@@ -27,9 +27,11 @@ class TrackingConfig:
 
 
 def tubes_from_detections(frames: np.ndarray, keypoints: np.ndarray, shot_starts: np.ndarray,
-                          config: TrackingConfig) -> tuple[np.ndarray, list[Tube], Counter]:
-    """Track ids per detection, the tubes cut from those tracks, and the dropped tracks by reason."""
-    track_ids = link_tracks(frames, keypoints, shot_starts, config.tracker)
+                          config: TrackingConfig, frame_size: tuple[int, int] | None = None
+                          ) -> tuple[np.ndarray, list[Tube], Counter]:
+    """Track ids per detection, the tubes cut from those tracks, and the dropped tracks by reason
+    (frame_size: the video's (width, height) px, when known; see link_tracks)."""
+    track_ids = link_tracks(frames, keypoints, shot_starts, config.tracker, frame_size)
     tubes, dropped = cut_tubes(frames, keypoints, track_ids, config.tubes)
     return track_ids, tubes, dropped
 
@@ -57,6 +59,8 @@ class TrackingPayload(UnitPayload):
     # For tracks imported from the authors: the part holding them; their track ids are kept and only cut
     # into tubes. None: link our own tracks.
     tracks_part: str | None = None
+    width: int = 0  # the video's frame size in px (0: unknown): a track that walked out of it ends
+    height: int = 0
 
 
 def track_video(payload: TrackingPayload, context: Any, config: TrackingConfig) -> UnitResult:
@@ -73,7 +77,8 @@ def track_video(payload: TrackingPayload, context: Any, config: TrackingConfig) 
                                     frames, detections["person"].to_numpy())
         tubes, dropped = cut_tubes(frames, keypoints, track_ids, config.tubes)
     else:
-        track_ids, tubes, dropped = tubes_from_detections(frames, keypoints, shot_starts, config)
+        frame_size = (payload.width, payload.height) if payload.width > 0 and payload.height > 0 else None
+        track_ids, tubes, dropped = tubes_from_detections(frames, keypoints, shot_starts, config, frame_size)
     shot_of = np.searchsorted(shot_starts, frames, side="right") - 1
     fps = float(shots["fps"].iloc[0]) if len(shots) else 0.0
     n = len(frames)

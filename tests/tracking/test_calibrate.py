@@ -19,3 +19,14 @@ def test_joint_spreads_recover_the_jitter_put_into_the_joints():
     assert np.allclose(joint_spreads(pairs), truth, rtol=0.25)
     cost = costs(pairs, truth, np.ones(25), 0.5)  # same-person pairs are cheap, the others are not
     assert np.quantile(cost[pairs.same], 0.99) < np.quantile(cost[~pairs.same], 0.01)
+
+
+def test_the_deferral_margin_is_the_one_with_fewest_flaps_near_the_best_idf1():
+    """The calibration scenes' measurements (README): 0.2 has the fewest flaps within 0.001 IDF1 of the best;
+    a margin with fewer flaps but further below the best IDF1 is not taken."""
+    from tracking.calibrate import fewest_flaps
+
+    measured = {0.0: (0.9099, 23), 0.1: (0.9096, 16), 0.15: (0.9094, 17), 0.2: (0.9092, 10), 0.25: (0.9078, 14)}
+    assert fewest_flaps(measured) == 0.2
+    assert fewest_flaps({**measured, 0.3: (0.9070, 2)}) == 0.2
+    assert fewest_flaps({0.0: (0.9, 3), 0.1: (0.9005, 3)}) == 0.1  # a tie in flaps: the higher IDF1

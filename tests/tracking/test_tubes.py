@@ -105,3 +105,16 @@ def test_tube_yield_counts_seen_tube_frames_over_detections():
     tubes, _ = cut_tubes(np.append(frames, 5), np.concatenate([keypoints, keypoints[:1]]), np.append(ids, 7))
     # 59 detections of the walker in its 60-frame tube (frame 30 missed) and one stray of a dropped track.
     assert tube_yield([t.keypoints for t in tubes], 60) == pytest.approx(59 / 60)
+
+
+@pytest.mark.parametrize("missed, bridge_frames, pieces", [(3, 5, 1), (5, 5, 1), (6, 5, 2), (3, 0, 2), (2, 0, 1)])
+def test_a_detector_miss_of_up_to_bridge_frames_does_not_cut_a_tube(missed, bridge_frames, pieces):
+    """A track the detector missed for `missed` frames in a row: up to bridge_frames (5) the tube goes on
+    through the miss (its frames unseen); bridge_frames=0 is the released code's rule, where the median
+    over 5 frames bridges 2 missed frames and a third cuts the tube."""
+    frames, keypoints, ids = track_of(100)
+    keep = (frames < 50) | (frames >= 50 + missed)
+    tubes, _ = cut_tubes(frames[keep], keypoints[keep], ids[keep], TubeConfig(bridge_frames=bridge_frames))
+    assert len(tubes) == pieces
+    if pieces == 1:
+        assert tubes[0].n_frames == 100 and (tubes[0].keypoints[50:50 + missed, :, 2] == 0).all()
