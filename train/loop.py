@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from manifests import FEATURES, TUBES, DatasetRoot
+from manifests import DatasetRoot
 from manifests.atomic import write_json_atomic
 from manifests.errors import InputError
 from manifests.snapshot import data_state, load_snapshot
@@ -35,6 +35,7 @@ from train.model import HMMR, PoseDiscriminator
 from train.params import N_POSE, N_SHAPE
 from train.sampling import SamplingRules
 from train.smpl_io import load_mean_params
+from train.store_update import SOURCE_TABLES
 from train.validation import evaluate
 
 log = logging.getLogger(__name__)
@@ -185,7 +186,7 @@ def _train(config: TrainConfig, resume: bool, stop_after_steps: int | None, dist
     # with the manifests, or with the snapshot's rows); validation on their val split when it has windows.
     root = DatasetRoot(Path(config.root))
     snapshot = load_snapshot(root, config.snapshot) if config.snapshot else None
-    data = asdict(data_state(root, (TUBES, FEATURES), snapshot))
+    data = asdict(data_state(root, SOURCE_TABLES, snapshot))
     store = prepare_store(root, config.datasets, config.store_dir, progress=rank == 0, snapshot=snapshot)
     sampler = WindowSampler(select_tubes(store, root, config.datasets, "train", config.window),
                             SamplingRules(config.window, config.mix, augment=config.augment))
