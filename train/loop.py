@@ -192,6 +192,15 @@ def _train(config: TrainConfig, resume: bool, stop_after_steps: int | None, dist
                             SamplingRules(config.window, config.mix, augment=config.augment))
     val_tubes = select_tubes(store, root, config.datasets, "val", config.window)
     val_sampler = WindowSampler(val_tubes, SamplingRules(config.window)) if len(val_tubes) else None
+    checkpoint_path = out_dir / "checkpoint.pt"
+    state = _resume(checkpoint_path, config, device, data) if resume else None
+    step = state.step if state is not None else 0
+    last_step = config.steps if stop_after_steps is None else min(config.steps, step + stop_after_steps)
+    # The loader's workers start now and read the first batches while the model is built (seconds of
+    # parameter init and of torch's first optimiser). They draw from (seed, step) and a generator of their
+    # own, never from the global RNG the model's init and dropout use.
+    batches = iter(step_batches(sampler, config.batch_size, config.seed, range(step, last_step), rank, world,
+                                config.loader_workers, device))
 
     # Model, body model, prior and optimisers (Adam, as the released code).
     model = build_model(config).to(device)
@@ -202,17 +211,13 @@ def _train(config: TrainConfig, resume: bool, stop_after_steps: int | None, dist
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     d_optimizer = (torch.optim.Adam(discriminator.parameters(), lr=config.discriminator_learning_rate,
                                     weight_decay=config.weight_decay) if discriminator is not None else None)
-    step = 0
-    checkpoint_path = out_dir / "checkpoint.pt"
-    if resume:
-        state = _resume(checkpoint_path, config, device, data)
+    if state is not None:
         model.load_state_dict(state.model)
         optimizer.load_state_dict(state.optimizer)
         if discriminator is not None and state.discriminator is not None:
             discriminator.load_state_dict(state.discriminator)
             d_optimizer.load_state_dict(state.d_optimizer)
         torch.set_rng_state(state.torch_rng)
-        step = state.step
         log.info("resumed from %s at step %d", checkpoint_path, step)
     # Every parameter gets a gradient each step unless the hallucinator sits out.
     unused = not config.objective.hallucination
@@ -224,12 +229,9 @@ def _train(config: TrainConfig, resume: bool, stop_after_steps: int | None, dist
         write_json_atomic(out_dir / "config.json", {**config_to_plain(config), "data": data})
 
     losses: dict[str, torch.Tensor] = {}
-    last_step = config.steps if stop_after_steps is None else min(config.steps, step + stop_after_steps)
     with contextlib.ExitStack() as opened:
         scalars = opened.enter_context(open(out_dir / "scalars.jsonl", "a")) if rank == 0 else None
         board = opened.enter_context(contextlib.closing(_summary_writer(out_dir))) if rank == 0 else None
-        batches = iter(step_batches(sampler, config.batch_size, config.seed, range(step, last_step), rank, world,
-                                    config.loader_workers, device))
         while step < last_step:
             model.train()
             for group in optimizer.param_groups:
