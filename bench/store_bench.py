@@ -70,7 +70,8 @@ def _format_rows(store_dir: Path) -> list[list[str]]:
     times = best_of_interleaved(3, {"npy": npy, "arrow": arrow_take})
     path.unlink()
     rate = {name: 20 * 64 / seconds for name, seconds in times.items()}
-    return [["store format: .npy memmap (used)", "", "", "", "", "", f"{rate['npy']:,.0f} (1 thread, no conversion to torch)", ""],
+    return [["store format: .npy memmap (used)", "", "", "", "", "",
+             f"{rate['npy']:,.0f} (1 thread, no conversion to torch)", ""],
             ["store format: Arrow IPC memmap, Table.take", "", "", "", "", "",
              f"{rate['arrow']:,.0f} ({rate['npy'] / rate['arrow']:.0f}x slower)", ""]]
 
@@ -98,8 +99,8 @@ def run() -> list[Section]:
         "as the loader hands them to a GPU trainer, which casts them on the device). The baseline is the loader "
         "hmmr-train had before the store (`bench/baseline_loader.py`), at 50k frames. The machine is shared by "
         "other jobs: compare ratios within a run.",
-        ["frames (3 views)", "loader", "store build", "first batch", "hmmr-train to first step", "RSS growth to first batch",
-         "windows/s, 0 workers", "windows/s, 2 workers"],
+        ["frames (3 views)", "loader", "store build", "first batch", "hmmr-train to first step",
+         "RSS growth to first batch", "windows/s, 0 workers", "windows/s, 2 workers"],
     )
     load_before = os.getloadavg()[0]
     for n_frames in _sizes():
@@ -128,7 +129,8 @@ def run() -> list[Section]:
             opened = _probe("open", root.path)
             whole = _probe("cli", root.path, 0, str(smpl_dir))
             row = [f"{n_frames:,}", "training store", f"{build['build_s']:.0f} s ({build['shards']} shards)",
-                   f"{opened['first_batch_s']:.2f} s ({opened['from_start_s']:.1f} s)", f"{whole['from_start_s']:.1f} s",
+                   f"{opened['first_batch_s']:.2f} s ({opened['from_start_s']:.1f} s)",
+                   f"{whole['from_start_s']:.1f} s",
                    f"{opened['rss_growth'] / GIB:.2f} GiB ({opened['anon_growth'] / GIB:.2f})",
                    f"{opened['windows_per_s_0']:,.0f} ({opened['windows_per_s_0_f16']:,.0f})",
                    f"{opened['windows_per_s_2']:,.0f} ({opened['windows_per_s_2_f16']:,.0f})"]

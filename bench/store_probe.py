@@ -119,8 +119,8 @@ def main() -> None:
                 yield batch
 
         DeviceBatches._moved = first_batch
-        sys.argv = ["hmmr-train", "--root", root_path, "--datasets", ",".join(DATASETS), "--smpl-model-dir", sys.argv[4],
-                    "--no-adversarial", "--out", str(Path(root_path) / "runs" / "probe"), "--batch-size", str(BATCH),
+        sys.argv = ["hmmr-train", "--root", root_path, "--datasets", ",".join(DATASETS),
+                    "--smpl-model-dir", sys.argv[4], "--no-adversarial", "--out", str(Path(root_path) / "runs" / "probe"), "--batch-size", str(BATCH),
                     "--window", str(WINDOW), "--device", "cpu"]
         cli.main()
         raise SystemExit("hmmr-train ended without a batch")
