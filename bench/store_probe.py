@@ -120,8 +120,8 @@ def main() -> None:
 
         DeviceBatches._moved = first_batch
         sys.argv = ["hmmr-train", "--root", root_path, "--datasets", ",".join(DATASETS),
-                    "--smpl-model-dir", sys.argv[4], "--no-adversarial", "--out", str(Path(root_path) / "runs" / "probe"), "--batch-size", str(BATCH),
-                    "--window", str(WINDOW), "--device", "cpu"]
+                    "--smpl-model-dir", sys.argv[4], "--no-adversarial", "--out", str(Path(root_path) / "runs" / "probe"),
+                    "--batch-size", str(BATCH), "--window", str(WINDOW), "--device", "cpu"]
         cli.main()
         raise SystemExit("hmmr-train ended without a batch")
     else:
