@@ -5,6 +5,9 @@ python -m bench.store_probe build|open|baseline ROOT   ->   one JSON line on std
   open:     what `hmmr-train` does before step 1 on an up-to-date store (prepare_store, select_tubes,
             a sampler, DataLoader workers) until the first batch; then windows/s with 0 and 2 workers
   baseline: the same with the loader hmmr-train had before the store (bench/baseline_loader.py)
+  cli:      `hmmr-train` itself (python -m bench.store_probe cli ROOT N SMPL_DIR), until its first batch
+            reaches the step: the data path with everything else a run does first (model, body model,
+            optimiser), in its own order
 """
 from __future__ import annotations
 
@@ -82,12 +85,14 @@ def main() -> None:
         out.update(open_s=opened - imported, first_batch_s=first - imported, from_start_s=first - STARTED,
                    rss_growth=peak_rss() - start["VmRSS"], anon_growth=memory()["RssAnon"] - start["RssAnon"],
                    tubes=len(sampler.tubes))
-        for workers in (0, 2):
+        # A seed of its own per measurement: the same windows again would come from the page cache, while
+        # a store larger than it (1M frames: 12 GB) sends fresh windows to the disk.
+        for seed, workers in ((1, 0), (3, 2)):
             out[f"windows_per_s_{workers}"] = windows_per_s(
-                step_batches(sampler, BATCH, 1, range(0, 10**9), workers=workers), n_batches)
+                step_batches(sampler, BATCH, seed, range(0, 10**9), workers=workers), n_batches)
             # What a GPU trainer's loader makes: features stay float16 (the GPU casts them)
             out[f"windows_per_s_{workers}_f16"] = windows_per_s(
-                window_loader(sampler, BATCH, 1, range(0, 10**9), workers=workers, features_dtype=torch.float16),
+                window_loader(sampler, BATCH, seed + 1, range(0, 10**9), workers=workers, features_dtype=torch.float16),
                 n_batches)
         out["rss_after_reading"] = memory()["VmRSS"] - start["VmRSS"]
         out["anon_after_reading"] = memory()["RssAnon"] - start["RssAnon"]
@@ -100,8 +105,27 @@ def main() -> None:
         out.update(first_batch_s=first - imported, from_start_s=first - STARTED, rss_growth=peak_rss() - start["VmRSS"],
                    anon_growth=memory()["RssAnon"] - start["RssAnon"])
         out["windows_per_s_0"] = windows_per_s((sampler.batch(BATCH, seed=step) for step in range(1, 10**9)), n_batches)
+    elif command == "cli":
+        import os
+
+        import pipelines.cli.train as cli
+        from train.data import DeviceBatches
+
+        def first_batch(self, batches):  # the step's first batch: the figure, then leave at once
+            for batch in batches:
+                out.update(from_start_s=time.perf_counter() - STARTED, first_batch_s=time.perf_counter() - imported)
+                print(json.dumps(out), flush=True)
+                os._exit(0)
+                yield batch
+
+        DeviceBatches._moved = first_batch
+        sys.argv = ["hmmr-train", "--root", root_path, "--datasets", ",".join(DATASETS),
+                    "--smpl-model-dir", sys.argv[4], "--no-adversarial", "--out", str(Path(root_path) / "runs" / "probe"),
+                    "--batch-size", str(BATCH), "--window", str(WINDOW), "--device", "cpu"]
+        cli.main()
+        raise SystemExit("hmmr-train ended without a batch")
     else:
-        raise SystemExit(f"unknown command {command!r}: build, open or baseline")
+        raise SystemExit(f"unknown command {command!r}: build, open, baseline or cli")
     out["peak_rss_growth"] = peak_rss() - start["VmRSS"]
     print(json.dumps(out))
 

@@ -86,11 +86,13 @@ def target_rows(video: SyntheticVideo, with_3d: bool = True, with_smpl: bool = T
     return rows
 
 
-def commit(root: DatasetRoot, stage: str, tables: dict[str, dict[str, object]], version: str = "synthetic") -> str:
-    """One flush of `stage`: {unit (video): {table: rows}} as the runner writes it; returns its flush id."""
+def commit(root: DatasetRoot, stage: str, tables: dict[str, dict[str, object]], version: str = "synthetic",
+           run_id: str | None = None) -> str:
+    """One flush of `stage`: {unit (video): {table: rows}} as the runner writes it; returns its flush id.
+    run_id: the run's (new_run_id), when it started before this call (it commits now all the same)."""
     specs = {spec.name: spec for spec in (TUBES, FEATURES, TARGETS)}
     outputs = tuple(specs[name] for name in sorted({t for unit in tables.values() for t in unit}))
-    flush_id = f"{new_run_id(stage)}-000001"
+    flush_id = f"{run_id or new_run_id(stage)}-000001"
     outcomes = [UnitOutcome(unit, "ok", tables={name: to_table(specs[name], rows, source=f"synthetic {name} of {unit}")
                                                 for name, rows in unit_tables.items()})
                 for unit, unit_tables in tables.items()]

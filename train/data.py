@@ -189,7 +189,10 @@ class DeviceBatches:
         self.loader, self.device = loader, torch.device(device)
 
     def __iter__(self) -> Iterator[Batch]:
-        for batch in self.loader:
+        return self._moved(iter(self.loader))  # the loader's workers start now, not at the first next()
+
+    def _moved(self, batches: Iterator[Batch]) -> Iterator[Batch]:
+        for batch in batches:
             batch = batch.to(self.device)
             batch.features = batch.features.float()
             yield batch

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from manifests import FEATURES, TUBES, DatasetRoot
+from manifests import DatasetRoot
 from manifests.atomic import write_json_atomic
 from manifests.errors import InputError
 from manifests.snapshot import data_state, load_snapshot
@@ -35,6 +35,7 @@ from train.model import HMMR, PoseDiscriminator
 from train.params import N_POSE, N_SHAPE
 from train.sampling import SamplingRules
 from train.smpl_io import load_mean_params
+from train.store_update import SOURCE_TABLES
 from train.validation import evaluate
 
 log = logging.getLogger(__name__)
@@ -185,12 +186,21 @@ def _train(config: TrainConfig, resume: bool, stop_after_steps: int | None, dist
     # with the manifests, or with the snapshot's rows); validation on their val split when it has windows.
     root = DatasetRoot(Path(config.root))
     snapshot = load_snapshot(root, config.snapshot) if config.snapshot else None
-    data = asdict(data_state(root, (TUBES, FEATURES), snapshot))
+    data = asdict(data_state(root, SOURCE_TABLES, snapshot))
     store = prepare_store(root, config.datasets, config.store_dir, progress=rank == 0, snapshot=snapshot)
     sampler = WindowSampler(select_tubes(store, root, config.datasets, "train", config.window),
                             SamplingRules(config.window, config.mix, augment=config.augment))
     val_tubes = select_tubes(store, root, config.datasets, "val", config.window)
     val_sampler = WindowSampler(val_tubes, SamplingRules(config.window)) if len(val_tubes) else None
+    checkpoint_path = out_dir / "checkpoint.pt"
+    state = _resume(checkpoint_path, config, device, data) if resume else None
+    step = state.step if state is not None else 0
+    last_step = config.steps if stop_after_steps is None else min(config.steps, step + stop_after_steps)
+    # The loader's workers start now and read the first batches while the model is built (seconds of
+    # parameter init and of torch's first optimiser). They draw from (seed, step) and a generator of their
+    # own, never from the global RNG the model's init and dropout use.
+    batches = iter(step_batches(sampler, config.batch_size, config.seed, range(step, last_step), rank, world,
+                                config.loader_workers, device))
 
     # Model, body model, prior and optimisers (Adam, as the released code).
     model = build_model(config).to(device)
@@ -201,17 +211,13 @@ def _train(config: TrainConfig, resume: bool, stop_after_steps: int | None, dist
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     d_optimizer = (torch.optim.Adam(discriminator.parameters(), lr=config.discriminator_learning_rate,
                                     weight_decay=config.weight_decay) if discriminator is not None else None)
-    step = 0
-    checkpoint_path = out_dir / "checkpoint.pt"
-    if resume:
-        state = _resume(checkpoint_path, config, device, data)
+    if state is not None:
         model.load_state_dict(state.model)
         optimizer.load_state_dict(state.optimizer)
         if discriminator is not None and state.discriminator is not None:
             discriminator.load_state_dict(state.discriminator)
             d_optimizer.load_state_dict(state.d_optimizer)
         torch.set_rng_state(state.torch_rng)
-        step = state.step
         log.info("resumed from %s at step %d", checkpoint_path, step)
     # Every parameter gets a gradient each step unless the hallucinator sits out.
     unused = not config.objective.hallucination
@@ -223,12 +229,9 @@ def _train(config: TrainConfig, resume: bool, stop_after_steps: int | None, dist
         write_json_atomic(out_dir / "config.json", {**config_to_plain(config), "data": data})
 
     losses: dict[str, torch.Tensor] = {}
-    last_step = config.steps if stop_after_steps is None else min(config.steps, step + stop_after_steps)
     with contextlib.ExitStack() as opened:
         scalars = opened.enter_context(open(out_dir / "scalars.jsonl", "a")) if rank == 0 else None
         board = opened.enter_context(contextlib.closing(_summary_writer(out_dir))) if rank == 0 else None
-        batches = iter(step_batches(sampler, config.batch_size, config.seed, range(step, last_step), rank, world,
-                                    config.loader_workers, device))
         while step < last_step:
             model.train()
             for group in optimizer.param_groups:

@@ -42,6 +42,9 @@ SHARD_BYTES = 2**30  # features per shard: large enough for few files, small eno
 LOCK_WAIT_S = 24 * 3600.0  # other ranks and runs wait for the one updating (a first build can take long)
 CROP_HALF_PX = 112.0  # a 224 crop; keypoints become (pixel in crop / 112) - 1, i.e. [-1, 1]
 CRASH_ENV = "HMMR_CRASH_AT"  # test hook, as the stage runner's: "store-shard:<n>" kills at the n-th shard
+# Every table the store reads, in the order of SOURCE_COLUMNS: a training run's data record
+# (manifests.snapshot.data_state) must cover exactly these, or --resume could continue on other rows.
+SOURCE_TABLES = (TUBES, FEATURES, TARGETS)
 
 
 class DataError(InputError, ValueError):
@@ -69,7 +72,7 @@ def live_sources(root: DatasetRoot) -> pd.DataFrame:
     """Per video with live tubes: the flushes of its live tubes, features and targets rows ('' = none)."""
     tubes = live_unit_flushes(root, TUBES)
     frame = pd.DataFrame({"tubes_flush": tubes.astype(str)}, index=pd.Index(tubes.index, name="video_id"))
-    for column, spec in (("features_flush", FEATURES), ("targets_flush", TARGETS)):
+    for column, spec in zip(SOURCE_COLUMNS[1:], SOURCE_TABLES[1:]):
         frame[column] = live_unit_flushes(root, spec).reindex(frame.index).fillna("").astype(str)
     return frame
 
@@ -79,7 +82,7 @@ def snapshot_sources(root: DatasetRoot, snapshot: Snapshot) -> pd.DataFrame:
     and targets parts then ('' = none), less the videos removed since."""
     removed = removed_video_ids(root)
     flushes = {}
-    for column, spec in (("tubes_flush", TUBES), ("features_flush", FEATURES), ("targets_flush", TARGETS)):
+    for column, spec in zip(SOURCE_COLUMNS, SOURCE_TABLES):
         pieces = snapshot.pieces[(snapshot.pieces["table"] == spec.name) & ~snapshot.pieces["unit"].isin(removed)]
         flushes[column] = pd.Series([flush_id_of(Path(part)) or "" for part in pieces["part"]],
                                     index=pd.Index(pieces["unit"], name="video_id"), dtype=str)

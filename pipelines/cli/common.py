@@ -13,11 +13,11 @@ import yaml
 
 from manifests import DatasetRoot, InputError
 from manifests.status import first_line
-from pipelines.cluster import ClusterConfig
 from pipelines.records import RunStats
-from pipelines.runner import RunnerConfig
 
 if TYPE_CHECKING:
+    from pipelines.cluster import ClusterConfig
+    from pipelines.runner import RunnerConfig
     from pseudolabel.work import PoseStageConfig
 
 Config = TypeVar("Config")
@@ -182,10 +182,16 @@ def runner_options(function: Callable) -> Callable:
 
 
 def cluster_config(address: str | None, n_workers: int, threads_per_worker: int) -> ClusterConfig:
+    # Imported here, as the runner below: Dask and distributed take ~0.3 s to import, and `hmmr-train`
+    # (the trainer, which every command module shares this file with) never starts a cluster.
+    from pipelines.cluster import ClusterConfig
+
     return from_flags(ClusterConfig, address=address, n_workers=n_workers, threads_per_worker=threads_per_worker)
 
 
 def runner_config(retry_failed: bool, limit: int, lock_wait: float, flush_every: int, no_progress: bool) -> RunnerConfig:
+    from pipelines.runner import RunnerConfig
+
     return from_flags(RunnerConfig, retry_failed=retry_failed, limit=limit, lock_wait_s=lock_wait,
                       flush_every_units=flush_every, progress=not no_progress)
 

@@ -244,3 +244,29 @@ def test_a_run_records_the_data_it_read_and_resume_refuses_other_data(client, sy
     remove_videos(copy, Selection(video_ids=("synthetic-t0",)), "test", RunnerConfig(progress=False))
     with pytest.raises(DataError, match=r"trained on snapshot 'v1'"):
         train(config_for(copy, smpl_dir, frozen, steps=2, checkpoint_every=1, snapshot="v1"), resume=True)
+
+
+def test_resume_refuses_a_root_whose_targets_changed_under_the_same_tubes(synthetic_root, tmp_path):
+    """The data record covers every table the store reads, `targets` included. An import run that started
+    before the tracking run but committed after it sorts first: the video's tubes and features stay the
+    tracking's, while its targets become the import's, and the store trains on them from then on."""
+    import shutil
+
+    from manifests.tables import IMPORT_STAGE
+    from pipelines.records import new_run_id
+    from store_helpers import SyntheticVideo, commit, target_rows, tube_rows
+    from train.data import prepare_store
+
+    root, smpl_dir = synthetic_root
+    copy = DatasetRoot(tmp_path / "root")
+    shutil.copytree(root.path, copy.path)
+    started_earlier = "2000" + new_run_id(IMPORT_STAGE)[4:]  # a run id of the year 2000: before the tracking's
+    out = tmp_path / "out"
+    train(config_for(copy, smpl_dir, out, steps=2, checkpoint_every=1), stop_after_steps=1)
+    video = SyntheticVideo("synthetic-t0", "insta", "train", (40,))
+    commit(copy, IMPORT_STAGE, {video.video_id: {"tubes": tube_rows(video), "targets": target_rows(video)}},
+           run_id=started_earlier)
+    index = prepare_store(copy, ("insta",), progress=False).rows.set_index("tube_id")
+    assert index.loc["synthetic-t0-t0-0", "has_targets"]  # the store reads the new targets for the same tube
+    with pytest.raises(DataError, match=r"--resume: .* trained on the live tables .* now holds the live tables"):
+        train(config_for(copy, smpl_dir, out, steps=2, checkpoint_every=1), resume=True)
