@@ -15,8 +15,8 @@ Per frame:
      the calibrated gate allows, and nobody else is there to be confused with; a confirmed track seen in
      the last frame is held to the looser gate in every pass (else its person, jittered just over the
      gate, went to a lost track whose vague prediction still fit them, for a frame);
-  5. a detection that a second confirmed track, seen in the last rival_gap frames, fits almost as well as the
-     track that took it (costs within defer_margin; for two taken detections, exchanging them) is left to
+  5. a detection that a second confirmed track, seen in the last rival_gap frames, fits almost as well as
+     the track that took it (costs within defer_margin; for two taken detections, exchanging them) is left to
      no track in this frame: the two coast on their predictions and the next frame decides, instead of a
      detector's jitter giving a person another's id for a frame (A, B, A: id flapping);
   6. a track found again after a gap absorbs a track that started in its place while it was unseen (never

@@ -153,9 +153,9 @@ class Linker:
     def _decided(self, cost: np.ndarray, allowed: np.ndarray, track_rows: np.ndarray, cols: np.ndarray,
                  rival: np.ndarray) -> np.ndarray:
         """(matches,) whether each match (track_rows[k] took detection cols[k]) is clear: False where a rival
-        (a confirmed track seen in the last rival_gap frames) fits that detection almost as well: it took no detection and
-        its cost for this one is less than defer_margin higher, or it took another and exchanging the two
-        detections would cost less than defer_margin more. Such a detection is left to no track this frame
+        (a confirmed track seen in the last rival_gap frames) fits that detection almost as well: it took no
+        detection and its cost for this one is less than defer_margin higher, or it took another and
+        exchanging the two detections would cost less than defer_margin more. Such a detection is left to no track this frame
         (the two coast on their predictions, and the next frame decides), rather than decided by a coin
         toss under a detector's jitter that gives a person another's id for a frame (id flapping).
         rival: (live,); a tentative track (a possible stray) is no rival, nor a track lost for longer (its
