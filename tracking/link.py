@@ -12,9 +12,11 @@ Per frame:
      when they continue none);
   4. a track still unmatched may take a detection left over under a looser gate (loose_cost) when the two
      are each other's only candidate under it: a real detector's boxes on small people jitter more than
-     the calibrated gate allows, and nobody else is there to be confused with;
-  5. a detection that a second confirmed track, seen in the last frame too, fits almost as well as the
-     track that took it (costs within defer_margin; for two taken detections, exchanging them) is left to
+     the calibrated gate allows, and nobody else is there to be confused with; a confirmed track seen in
+     the last frame is held to the looser gate in every pass (else its person, jittered just over the
+     gate, went to a lost track whose vague prediction still fit them, for a frame);
+  5. a detection that a second confirmed track, seen in the last rival_gap frames, fits almost as well as
+     the track that took it (costs within defer_margin; for two taken detections, exchanging them) is left to
      no track in this frame: the two coast on their predictions and the next frame decides, instead of a
      detector's jitter giving a person another's id for a frame (A, B, A: id flapping);
   6. a track found again after a gap absorbs a track that started in its place while it was unseen (never
@@ -53,7 +55,8 @@ class TrackerConfig:
     an unconfirmed track ends when unseen for more frames than this; loose_cost: a looser gate for a track
     left unmatched and a detection left over when each is the other's only candidate under it (0: off);
     merge: a track found again absorbs the one that started in its place; defer_margin: a detection two
-    tracks fit within this cost of each other is left to neither for a frame (0: off); sigmas:
+    tracks fit within this cost of each other is left to neither for a frame (0: off); rival_gap: only
+    confirmed tracks seen in the last this many frames count as the second track; sigmas:
     "calibrated" (measured spreads and weights) or "coco" (COCO's sigmas, equal weights); oks_scale:
     multiplies every joint's spread; motion: how tracks predict."""
 
@@ -67,6 +70,7 @@ class TrackerConfig:
     loose_cost: float = 0.75
     merge: bool = True
     defer_margin: float = calibrated.DEFER_MARGIN
+    rival_gap: int = 3
     sigmas: str | tuple[float, ...] = "calibrated"
     joint_weights: tuple[float, ...] | None = None
     oks_scale: float = calibrated.OKS_SCALE
@@ -85,6 +89,8 @@ class TrackerConfig:
             raise ValueError(f"TrackerConfig.start_score must be in [0, 1], got {self.start_score}")
         if self.defer_margin < 0:
             raise ValueError(f"TrackerConfig.defer_margin must be >= 0, got {self.defer_margin}")
+        if self.rival_gap < 1:
+            raise ValueError(f"TrackerConfig.rival_gap must be >= 1, got {self.rival_gap}")
         if self.tentative_gap < 0:
             raise ValueError(f"TrackerConfig.tentative_gap must be >= 0, got {self.tentative_gap}")
         if self.min_detections < 1:

@@ -99,6 +99,11 @@ class Linker:
             prediction = predict(d, self.filters, live, self.last_row[live], frame - self.last_frame[live], self.sigmas)
             cost, distance = pair_costs(prediction, d, np.arange(start, end), self.weights, config.oks_weight)
             allowed = distance <= config.max_cost
+            confirmed = self.hits[live] >= config.min_detections
+            # A confirmed track seen in the last frame is held to the loose gate in every pass: a detector's
+            # jitter that puts its own person just over the gate would hand them to a lost track whose
+            # vague prediction still fits, for a frame (A, B, A).
+            allowed |= ((frame - self.last_frame[live] == 1) & confirmed)[:, None] & (distance <= config.loose_cost)
             confident = d.confident[start:end]
             first = np.flatnonzero(confident)
             track_rows, cols = assign(cost[:, first], allowed[:, first])
@@ -121,7 +126,8 @@ class Linker:
                 unmoved[frame - self.last_frame[live] > 1] = 1.0  # only for tracks seen in the last frame
                 track_rows, cols = self._loose_pass(np.minimum(distance, unmoved), track_rows, cols, unmatched)
             if config.defer_margin > 0 and len(track_rows):
-                keep = self._decided(cost, allowed, track_rows, cols, frame - self.last_frame[live] == 1)
+                keep = self._decided(cost, allowed, track_rows, cols,
+                                     confirmed & (frame - self.last_frame[live] <= config.rival_gap))
                 deferred[cols[~keep]] = True
                 unmatched[track_rows[~keep]] = True
                 track_rows, cols = track_rows[keep], cols[keep]
@@ -145,18 +151,18 @@ class Linker:
         return out
 
     def _decided(self, cost: np.ndarray, allowed: np.ndarray, track_rows: np.ndarray, cols: np.ndarray,
-                 fresh: np.ndarray) -> np.ndarray:
-        """(matches,) whether each match (track_rows[k] took detection cols[k]) is clear: False where another
-        confirmed track seen in the last frame fits that detection almost as well: it took no detection and
-        its cost for this one is less than defer_margin higher, or it took another and exchanging the two
-        detections would cost less than defer_margin more. Such a detection is left to no track this frame
+                 rival: np.ndarray) -> np.ndarray:
+        """(matches,) whether each match (track_rows[k] took detection cols[k]) is clear: False where a rival
+        (a confirmed track seen in the last rival_gap frames) fits that detection almost as well: it took no
+        detection and its cost for this one is less than defer_margin higher, or it took another and
+        exchanging the two detections would cost less than defer_margin more. Such a detection is left to no track this frame
         (the two coast on their predictions, and the next frame decides), rather than decided by a coin
         toss under a detector's jitter that gives a person another's id for a frame (id flapping).
-        fresh: (live,) seen in the last frame; a tentative track (a possible stray) is no rival."""
+        rival: (live,); a tentative track (a possible stray) is no rival, nor a track lost for longer (its
+        vague prediction fits many), but one whose person the detector missed a frame or two is."""
         margin = self.config.defer_margin
         if (allowed[:, cols].sum(axis=0) < 2).all():  # no detection that two tracks may take: most frames
             return np.ones(len(cols), dtype=bool)
-        rival = fresh & (self.hits[self.live] >= self.config.min_detections)
         own = cost[track_rows, cols]
         idle = rival.copy()
         idle[track_rows] = False

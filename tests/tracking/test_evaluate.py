@@ -31,12 +31,13 @@ def test_on_real_trajectories_with_detector_noise_the_tracker_beats_the_iou_base
     assert ours_score.tracks_per_person < baseline_score.tracks_per_person and ours_score.flaps == 0
 
 
-def test_on_both_real_sequences_with_detector_noise_idf1_is_at_least_085_and_ids_flap_less_than_iou():
+def test_on_both_real_sequences_with_detector_noise_idf1_is_at_least_085_and_ids_flap_half_as_often_as_iou():
     """Issue 24's goal, on the pooled real scenes of the README's table: TUD-Campus and TUD-Stadtmitte (held
     out of the calibration), every person detected or people more than 60% hidden undetected, three noise
-    draws each. It was 0.843 with 18 flaps, against the IoU tracker's 20 at the same 30-frame gap."""
+    draws each. It was 0.843 with 18 flaps, then 0.872 with 15, against the IoU tracker's 20 at the same
+    30-frame gap; now 6 (the loose gate for tracks seen in the last frame, rivals missed for a frame or two)."""
     scenes = [add_noise(mot_scene(name, path, max_covered=covered), DETECTOR, seed)
               for name, path in mot_sequences().items() for covered in (1.0, 0.6) for seed in range(3)]
     tracked = [(scene, ours()(scene), baseline(scene)) for scene in scenes]
     assert np.mean([fast_idf1(scene, ids) for scene, ids, _ in tracked]) >= 0.85
-    assert sum(flaps(scene, ids) for scene, ids, _ in tracked) < sum(flaps(scene, iou) for scene, _, iou in tracked)
+    assert 2 * sum(flaps(scene, ids) for scene, ids, _ in tracked) <= sum(flaps(scene, iou) for scene, _, iou in tracked)
