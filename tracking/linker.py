@@ -96,14 +96,15 @@ class Linker:
         deferred = np.zeros(end - start, dtype=bool)  # left to no track: two tracks fit it almost equally
         if len(self.live):
             live = self.live
-            prediction = predict(d, self.filters, live, self.last_row[live], frame - self.last_frame[live], self.sigmas)
+            since = frame - self.last_frame[live]  # frames since each live track was last seen
+            prediction = predict(d, self.filters, live, self.last_row[live], since, self.sigmas)
             cost, distance = pair_costs(prediction, d, np.arange(start, end), self.weights, config.oks_weight)
             allowed = distance <= config.max_cost
             confirmed = self.hits[live] >= config.min_detections
             # A confirmed track seen in the last frame is held to the loose gate in every pass: a detector's
             # jitter that puts its own person just over the gate would hand them to a lost track whose
             # vague prediction still fits, for a frame (A, B, A).
-            allowed |= ((frame - self.last_frame[live] == 1) & confirmed)[:, None] & (distance <= config.loose_cost)
+            allowed |= ((since == 1) & confirmed)[:, None] & (distance <= config.loose_cost)
             confident = d.confident[start:end]
             first = np.flatnonzero(confident)
             track_rows, cols = assign(cost[:, first], allowed[:, first])
@@ -123,11 +124,11 @@ class Linker:
                 still = Prediction(d.xy[self.last_row[live]], prediction.visible, prediction.variance,
                                    prediction.sharpness, d.boxes[self.last_row[live]])
                 _, unmoved = pair_costs(still, d, np.arange(start, end), self.weights, config.oks_weight)
-                unmoved[frame - self.last_frame[live] > 1] = 1.0  # only for tracks seen in the last frame
+                unmoved[since > 1] = 1.0  # only for tracks seen in the last frame
                 track_rows, cols = self._loose_pass(np.minimum(distance, unmoved), track_rows, cols, unmatched)
             if config.defer_margin > 0 and len(track_rows):
                 keep = self._decided(cost, allowed, track_rows, cols,
-                                     confirmed & (frame - self.last_frame[live] <= config.rival_gap))
+                                     confirmed & (since <= config.rival_gap))
                 deferred[cols[~keep]] = True
                 unmatched[track_rows[~keep]] = True
                 track_rows, cols = track_rows[keep], cols[keep]

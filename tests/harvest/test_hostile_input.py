@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from harvest.bounds import DownloadTimeout
 from harvest.ids import MAX_VIDEO_ID_CHARS
 from harvest.queries import read_url_list
-from harvest.work import file_sha256
+from media.fingerprint import file_sha256
 from harvest.download import DownloadSkipped, download_video
 from hostile_media import claim_frame_size
 from hostile_site import HostileSite, serve
