@@ -19,13 +19,18 @@ Per frame:
      the track that took it (costs within defer_margin; for two taken detections, exchanging them) is left to
      no track in this frame: the two coast on their predictions and the next frame decides, instead of a
      detector's jitter giving a person another's id for a frame (A, B, A: id flapping);
-  6. a track found again after a gap absorbs a track that started in its place while it was unseen (never
+  6. a detection taken by a track whose predicted box overlaps such a rival's almost wholly (IoU at least
+     unsure_iou), the rival fitting it under the gate too and the track itself only loosely (distance at
+     least unsure_distance), keeps no id in the output (the track is still updated with it): where two
+     people are each where the other is expected, a detector's jitter decides, and a frame labelled by
+     a coin toss is a flap in the tracks table;
+  7. a track found again after a gap absorbs a track that started in its place while it was unseen (never
      seen in the same frame as it, and fitting the same detection under the gate, or seen along the
      found track's path through its gap): one person keeps one id, instead of the old and the new id
      taking turns on them;
-  7. a track unseen since before the last frame whose predicted box centre has left the frame (when the
+  8. a track unseen since before the last frame whose predicted box centre has left the frame (when the
      frame's size is given) ends: whoever comes in at that edge later is someone else;
-  8. unmatched confident detections (not deferred ones) start tracks; a track is tentative until seen
+  9. unmatched confident detections (not deferred ones) start tracks; a track is tentative until seen
      min_detections times, and a tentative track unseen for more than tentative_gap frames ends (its
      detections get -1), so that a one-frame stray cannot wait out a long gap and take the next person
      who comes by. A shot cut ends every track.
@@ -56,7 +61,10 @@ class TrackerConfig:
     left unmatched and a detection left over when each is the other's only candidate under it (0: off);
     merge: a track found again absorbs the one that started in its place; defer_margin: a detection two
     tracks fit within this cost of each other is left to neither for a frame (0: off); rival_gap: only
-    confirmed tracks seen in the last this many frames count as the second track; sigmas:
+    confirmed tracks seen in the last this many frames count as the second track; unsure_iou, unsure_distance: a
+    detection taken by a track whose predicted box overlaps such a rival's by at least unsure_iou, the rival
+    fitting it under the gate too, keeps no id in the output when its own distance (1 - likeness) to the
+    track is at least unsure_distance (unsure_iou 1: off, as before); sigmas:
     "calibrated" (measured spreads and weights) or "coco" (COCO's sigmas, equal weights); oks_scale:
     multiplies every joint's spread; motion: how tracks predict."""
 
@@ -71,6 +79,8 @@ class TrackerConfig:
     merge: bool = True
     defer_margin: float = calibrated.DEFER_MARGIN
     rival_gap: int = 3
+    unsure_iou: float = 0.7
+    unsure_distance: float = 0.15
     sigmas: str | tuple[float, ...] = "calibrated"
     joint_weights: tuple[float, ...] | None = None
     oks_scale: float = calibrated.OKS_SCALE
@@ -89,6 +99,10 @@ class TrackerConfig:
             raise ValueError(f"TrackerConfig.start_score must be in [0, 1], got {self.start_score}")
         if self.defer_margin < 0:
             raise ValueError(f"TrackerConfig.defer_margin must be >= 0, got {self.defer_margin}")
+        if not 0 < self.unsure_iou <= 1:
+            raise ValueError(f"TrackerConfig.unsure_iou must be in (0, 1], got {self.unsure_iou}")
+        if not 0 <= self.unsure_distance <= 1:
+            raise ValueError(f"TrackerConfig.unsure_distance must be in [0, 1], got {self.unsure_distance}")
         if self.rival_gap < 1:
             raise ValueError(f"TrackerConfig.rival_gap must be >= 1, got {self.rival_gap}")
         if self.tentative_gap < 0:

@@ -17,6 +17,7 @@ import numpy as np
 from tracking.link import Detections, Prediction, TrackerConfig, assign, moved, pair_costs, predict
 from tracking.chains import provisional_chains
 from tracking.motion import Filters
+from tracking.rivals import clear_matches, coin_tosses
 from tracking.similarity import box_gaps, paired_iou, pairwise_iou, pose_similarity
 
 MAX_BATCH_FRAMES = 256  # frames linked in one batch: bounds the work a batch that fails early wastes
@@ -37,6 +38,7 @@ class Linker:
         self.first_row = np.zeros(0, dtype=np.int64)  # the detection it started as
         self.live = np.zeros(0, dtype=np.int64)  # slots of the live tracks
         self.parent = np.zeros(0, dtype=np.int64)  # id -> the id it was merged into (itself when none)
+        self.unsure = np.zeros(len(detections.frames), dtype=bool)  # taken, but no id shown (rivals.coin_tosses)
 
     def run(self, shot_of: np.ndarray) -> np.ndarray:
         """(N,) track ids per detection; shot_of: (N,) shot index of each detection."""
@@ -75,13 +77,13 @@ class Linker:
 
     def _renumbered(self, assigned: np.ndarray) -> np.ndarray:
         """Merged ids take the id they were merged into; tracks with fewer than min_detections detections
-        are dropped (-1); then ids are numbered by first appearance."""
+        are dropped (-1), as are unsure detections; then ids are numbered by first appearance."""
         root = self.parent.copy()
         while (root[root] != root).any():
             root = root[root]
         tracked = assigned >= 0
         sizes = np.bincount(root[assigned[tracked]], minlength=len(root))
-        tracked &= sizes[root[np.maximum(assigned, 0)]] >= self.config.min_detections
+        tracked &= (sizes[root[np.maximum(assigned, 0)]] >= self.config.min_detections) & ~self.unsure
         merged = root[assigned[tracked]]
         _, first_seen, renumbered = np.unique(merged, return_index=True, return_inverse=True)
         rank = np.argsort(np.argsort(first_seen))
@@ -126,15 +128,20 @@ class Linker:
                 _, unmoved = pair_costs(still, d, np.arange(start, end), self.weights, config.oks_weight)
                 unmoved[since > 1] = 1.0  # only for tracks seen in the last frame
                 track_rows, cols = self._loose_pass(np.minimum(distance, unmoved), track_rows, cols, unmatched)
+            rival = confirmed & (since <= config.rival_gap)
             if config.defer_margin > 0 and len(track_rows):
-                keep = self._decided(cost, allowed, track_rows, cols,
-                                     confirmed & (since <= config.rival_gap))
+                # Left to no track this frame: the two coast on their predictions, the next frame decides.
+                keep = clear_matches(cost, allowed, track_rows, cols, rival, config.defer_margin)
                 deferred[cols[~keep]] = True
                 unmatched[track_rows[~keep]] = True
                 track_rows, cols = track_rows[keep], cols[keep]
             absorbed = np.zeros(len(live), dtype=bool)
             if config.merge and len(track_rows) and unmatched.any():
                 absorbed = self._absorb(cost, allowed, track_rows, cols, unmatched, frame, start)
+            if config.unsure_iou < 1 and len(track_rows):
+                tossed = coin_tosses(prediction, allowed, distance, track_rows, cols, rival, config.unsure_iou,
+                                     config.unsure_distance)
+                self.unsure[start + cols[tossed]] = True  # the track still follows it; the output shows no id
             slots = live[track_rows]
             out[cols] = slots
             self.filters.update(slots, frame - self.last_frame[slots], d.measured[start + cols])
@@ -150,30 +157,6 @@ class Linker:
         if len(new):
             out[new] = self._start(frame, start + new)
         return out
-
-    def _decided(self, cost: np.ndarray, allowed: np.ndarray, track_rows: np.ndarray, cols: np.ndarray,
-                 rival: np.ndarray) -> np.ndarray:
-        """(matches,) whether each match (track_rows[k] took detection cols[k]) is clear: False where a rival
-        (a confirmed track seen in the last rival_gap frames) fits that detection almost as well: it took no
-        detection and its cost for this one is less than defer_margin higher, or it took another and
-        exchanging the two detections would cost less than defer_margin more. Such a detection is left to no track this frame
-        (the two coast on their predictions, and the next frame decides), rather than decided by a coin
-        toss under a detector's jitter that gives a person another's id for a frame (id flapping).
-        rival: (live,); a tentative track (a possible stray) is no rival, nor a track lost for longer (its
-        vague prediction fits many), but one whose person the detector missed a frame or two is."""
-        margin = self.config.defer_margin
-        if (allowed[:, cols].sum(axis=0) < 2).all():  # no detection that two tracks may take: most frames
-            return np.ones(len(cols), dtype=bool)
-        own = cost[track_rows, cols]
-        idle = rival.copy()
-        idle[track_rows] = False
-        idle_rival = (allowed[:, cols] & idle[:, None] & (cost[:, cols] - own < margin)).any(axis=0)
-        crossed = cost[np.ix_(track_rows, cols)]
-        exchange = crossed + crossed.T - own[:, None] - own[None, :]
-        swappable = (allowed[np.ix_(track_rows, cols)] & allowed[np.ix_(track_rows, cols)].T
-                     & rival[track_rows][:, None] & rival[track_rows][None, :])
-        np.fill_diagonal(swappable, False)
-        return ~idle_rival & ~(swappable & (exchange < margin)).any(axis=1)
 
     def _loose_pass(self, distance: np.ndarray, track_rows: np.ndarray, cols: np.ndarray, unmatched: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray]:
@@ -267,6 +250,10 @@ class Linker:
         own_cost = 1 - (w * pose_similarity(xy, visible, variance, d.xy[chains], d.visible[chains], self.weights)
                         + (1 - w) * paired_iou(box, d.boxes[chains]))
         kept = (own_cost <= config.max_cost).all(axis=1)
+        if config.unsure_iou < 1:  # two tracks predicted almost at one place: frame by frame decides (rivals.coin_tosses)
+            overlap = pairwise_iou(box, box)
+            overlap[:, np.arange(n_people), np.arange(n_people)] = 0.0
+            kept &= (overlap < config.unsure_iou).all(axis=(1, 2))
         # Could another detection cost a track as little as its own? Bound its cost from below first (every
         # joint of it is at least the gap between the two boxes away), then compute the few that pass.
         frame_rows = starts[k:k_end, None] + np.arange(n_people)  # (frames, people): each frame's detections

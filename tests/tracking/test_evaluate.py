@@ -35,9 +35,11 @@ def test_on_both_real_sequences_with_detector_noise_idf1_is_at_least_085_and_ids
     """Issue 24's goal, on the pooled real scenes of the README's table: TUD-Campus and TUD-Stadtmitte (held
     out of the calibration), every person detected or people more than 60% hidden undetected, three noise
     draws each. It was 0.843 with 18 flaps, then 0.872 with 15, against the IoU tracker's 20 at the same
-    30-frame gap; now 6 (the loose gate for tracks seen in the last frame, rivals missed for a frame or two)."""
+    30-frame gap; then 6 (the loose gate for tracks seen in the last frame, rivals missed for a frame or two);
+    now 2 (a detection taken where two tracks are predicted at one place keeps no id)."""
     scenes = [add_noise(mot_scene(name, path, max_covered=covered), DETECTOR, seed)
               for name, path in mot_sequences().items() for covered in (1.0, 0.6) for seed in range(3)]
     tracked = [(scene, ours()(scene), baseline(scene)) for scene in scenes]
     assert np.mean([fast_idf1(scene, ids) for scene, ids, _ in tracked]) >= 0.85
-    assert 2 * sum(flaps(scene, ids) for scene, ids, _ in tracked) <= sum(flaps(scene, iou) for scene, _, iou in tracked)
+    ours_flaps = sum(flaps(scene, ids) for scene, ids, _ in tracked)
+    assert ours_flaps <= 2 and 2 * ours_flaps <= sum(flaps(scene, iou) for scene, _, iou in tracked)
