@@ -47,14 +47,21 @@ def page(sections: list[Section]) -> str:
     return head + "\n" + "\n".join(s.markdown() for s in sections)
 
 
+REFRESHED = "Refreshed by `bench.run --only` on "
+
+
 def merge_page(old: str, sections: list[Section]) -> str:
     """An existing page with these sections put in place of the ones of the same title (new titles at the
-    end), the others kept: `--only` refreshes its own tables without erasing everyone else's."""
+    end), the others kept: `--only` refreshes its own tables without erasing everyone else's. Each refreshed
+    section says when under its title, so a page refreshed in turns still dates every table."""
     head, *blocks = re.split(r"(?m)^(?=## )", old)
-    fresh = {s.title: s.markdown() for s in sections}
+    stamp = f"{REFRESHED}{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.\n"
+    fresh = {}
+    for section in sections:
+        title_line, rest = section.markdown().split("\n", 1)
+        fresh[section.title] = f"{title_line}\n\n{stamp}{rest}"
     kept = [fresh.pop(block.splitlines()[0][3:], block) for block in blocks]
-    refreshed = ", ".join(s.title for s in sections)
-    note = f"Refreshed by `bench.run --only` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC: {refreshed}.\n"
-    head = re.sub(r"(?m)^Refreshed by `bench.run --only`.*\n", "", head).rstrip("\n") + "\n\n" + note + "\n"
+    # A note of the whole page from before the notes moved under each title: it named these sections only.
+    head = re.sub(r"(?m)^" + re.escape(REFRESHED) + r".*\n", "", head).rstrip("\n") + "\n\n"
     blocks = [b if b.endswith("\n\n") else b.rstrip("\n") + "\n\n" for b in kept + list(fresh.values())]
     return head + "".join(blocks).rstrip("\n") + "\n"
