@@ -24,16 +24,20 @@ Per frame:
      least unsure_distance), keeps no id in the output (the track is still updated with it): where two
      people are each where the other is expected, a detector's jitter decides, and a frame labelled by
      a coin toss is a flap in the tracks table;
-  7. a track found again after a gap absorbs a track that started in its place while it was unseen (never
+  7. a track found again after a gap also takes, in the output, the previous frame's detection that its
+     new one continues (box IoU at least hand_back_iou, each the other's best overlap) from a track that
+     held it for that frame only (it took nothing in this one): a track lost for long is no rival, and
+     the one seen last, predicted there, took the person who had just come back into view;
+  8. a track found again after a gap absorbs a track that started in its place while it was unseen (never
      seen in the same frame as it, and fitting the same detection under the gate, or seen along the
      found track's path through its gap): one person keeps one id, instead of the old and the new id
      taking turns on them;
-  8. a track unseen since before the last frame whose predicted box centre has left the frame (when the
+  9. a track unseen since before the last frame whose predicted box centre has left the frame (when the
      frame's size is given) ends: whoever comes in at that edge later is someone else;
-  9. unmatched confident detections (not deferred ones) start tracks; a track is tentative until seen
-     min_detections times, and a tentative track unseen for more than tentative_gap frames ends (its
-     detections get -1), so that a one-frame stray cannot wait out a long gap and take the next person
-     who comes by. A shot cut ends every track.
+  10. unmatched confident detections (not deferred ones) start tracks; a track is tentative until seen
+      min_detections times, and a tentative track unseen for more than tentative_gap frames ends (its
+      detections get -1), so that a one-frame stray cannot wait out a long gap and take the next person
+      who comes by. A shot cut ends every track.
 The defaults come from measured cost distributions (tracking/calibrate.py, the README's tracking section).
 Steady stretches (the same people, each matched the obvious way, frame after frame) are linked in
 batches (tracking/linker.py) with the same result as frame by frame, several times faster.
@@ -64,7 +68,9 @@ class TrackerConfig:
     confirmed tracks seen in the last this many frames count as the second track; unsure_iou, unsure_distance: a
     detection taken by a track whose predicted box overlaps such a rival's by at least unsure_iou, the rival
     fitting it under the gate too, keeps no id in the output when its own distance (1 - likeness) to the
-    track is at least unsure_distance (unsure_iou 1: off, as before); sigmas:
+    track is at least unsure_distance (unsure_iou 1: off, as before); hand_back_iou: a track found again
+    takes the detection another held in its place for the frame before when their boxes overlap this much
+    (1: off, as before); sigmas:
     "calibrated" (measured spreads and weights) or "coco" (COCO's sigmas, equal weights); oks_scale:
     multiplies every joint's spread; motion: how tracks predict."""
 
@@ -81,6 +87,7 @@ class TrackerConfig:
     rival_gap: int = 3
     unsure_iou: float = 0.7
     unsure_distance: float = 0.15
+    hand_back_iou: float = 0.7
     sigmas: str | tuple[float, ...] = "calibrated"
     joint_weights: tuple[float, ...] | None = None
     oks_scale: float = calibrated.OKS_SCALE
@@ -101,6 +108,8 @@ class TrackerConfig:
             raise ValueError(f"TrackerConfig.defer_margin must be >= 0, got {self.defer_margin}")
         if not 0 < self.unsure_iou <= 1:
             raise ValueError(f"TrackerConfig.unsure_iou must be in (0, 1], got {self.unsure_iou}")
+        if not 0 < self.hand_back_iou <= 1:
+            raise ValueError(f"TrackerConfig.hand_back_iou must be in (0, 1], got {self.hand_back_iou}")
         if not 0 <= self.unsure_distance <= 1:
             raise ValueError(f"TrackerConfig.unsure_distance must be in [0, 1], got {self.unsure_distance}")
         if self.rival_gap < 1:

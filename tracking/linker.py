@@ -17,7 +17,7 @@ import numpy as np
 from tracking.link import Detections, Prediction, TrackerConfig, assign, moved, pair_costs, predict
 from tracking.chains import provisional_chains
 from tracking.motion import Filters
-from tracking.rivals import clear_matches, coin_tosses
+from tracking.rivals import clear_matches, coin_tosses, handed_back
 from tracking.similarity import box_gaps, paired_iou, pairwise_iou, pose_similarity
 
 MAX_BATCH_FRAMES = 256  # frames linked in one batch: bounds the work a batch that fails early wastes
@@ -43,7 +43,7 @@ class Linker:
     def run(self, shot_of: np.ndarray) -> np.ndarray:
         """(N,) track ids per detection; shot_of: (N,) shot index of each detection."""
         d = self.d
-        assigned = np.full(len(d.frames), -1, dtype=np.int64)
+        assigned = self.assigned = np.full(len(d.frames), -1, dtype=np.int64)
         boundaries = np.flatnonzero(np.diff(d.frames)) + 1
         starts = np.concatenate([[0], boundaries])
         ends = np.concatenate([boundaries, [len(d.frames)]])
@@ -142,6 +142,10 @@ class Linker:
                 tossed = coin_tosses(prediction, allowed, distance, track_rows, cols, rival, config.unsure_iou,
                                      config.unsure_distance)
                 self.unsure[start + cols[tossed]] = True  # the track still follows it; the output shows no id
+            if config.hand_back_iou < 1 and len(track_rows):
+                rows, takers = handed_back(d, self.assigned, frame, start + cols, live[track_rows], since[track_rows],
+                                           config.hand_back_iou)
+                self.assigned[rows] = takers  # the output only: the tracks' state stays as it was
             slots = live[track_rows]
             out[cols] = slots
             self.filters.update(slots, frame - self.last_frame[slots], d.measured[start + cols])

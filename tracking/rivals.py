@@ -5,14 +5,15 @@ possible stray) is none, nor a track lost for longer (its vague prediction fits 
 person the detector missed for a frame or two is. Under a detector's jitter, a contested detection is a
 coin toss, and a lost toss gives a person another's id for a frame (A, B, A: id flapping). The linker
 (tracking/linker.py) leaves a detection that two tracks fit almost equally to neither (`clear_matches`),
-and keeps out of the tracks table a detection taken where two tracks are predicted at one place
-(`coin_tosses`).
+keeps out of the tracks table a detection taken where two tracks are predicted at one place
+(`coin_tosses`), and gives a track found again the detection another track held for one frame in its
+place (`handed_back`).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from tracking.link import Prediction
+from tracking.link import Detections, Prediction
 from tracking.similarity import pairwise_iou
 
 
@@ -46,3 +47,28 @@ def coin_tosses(prediction: Prediction, allowed: np.ndarray, distance: np.ndarra
     near = pairwise_iou(prediction.box[track_rows], prediction.box) >= min_iou
     near[np.arange(len(track_rows)), track_rows] = False
     return (near & rival[None, :] & allowed[:, cols].T).any(axis=1) & (distance[track_rows, cols] >= min_distance)
+
+
+def handed_back(d: Detections, assigned: np.ndarray, frame: int, rows: np.ndarray, slots: np.ndarray,
+                since: np.ndarray, min_iou: float) -> tuple[np.ndarray, np.ndarray]:
+    """(previous-frame rows, slots): tracks `slots`, just matched to detections `rows` of `frame` after at
+    least a frame unseen (`since` > 1), also take the previous frame's detection that each one's continues
+    (box IoU at least `min_iou`, each the other's best overlap) from the track that had it, if that track
+    took nothing in this frame: it held the person for one frame while the track found again was not yet
+    back (a track lost for long is no rival, and there the one seen last fit better). Without it, the
+    person's id went A, B, A. assigned: (N,) slot of each detection so far (-1: none)."""
+    out_rows, out_slots = [], []
+    first, start, end = np.searchsorted(d.frames, [frame - 1, frame, frame + 1])  # d is in frame order
+    here, before = np.arange(start, end), np.arange(first, start)
+    for row, slot, unseen in zip(rows, slots, since):
+        if unseen <= 1 or not len(before):
+            continue
+        overlap = pairwise_iou(d.boxes[row][None], d.boxes[before])[0]
+        previous = before[int(np.argmax(overlap))]
+        owner = assigned[previous]
+        if overlap.max() < min_iou or owner < 0 or owner in slots:
+            continue
+        if here[int(np.argmax(pairwise_iou(d.boxes[previous][None], d.boxes[here])[0]))] == row:
+            out_rows.append(previous)
+            out_slots.append(slot)
+    return np.array(out_rows, dtype=np.int64), np.array(out_slots, dtype=np.int64)
