@@ -254,7 +254,7 @@ class Linker:
         own_cost = 1 - (w * pose_similarity(xy, visible, variance, d.xy[chains], d.visible[chains], self.weights)
                         + (1 - w) * paired_iou(box, d.boxes[chains]))
         kept = (own_cost <= config.max_cost).all(axis=1)
-        if config.unsure_iou < 1:  # two tracks predicted almost at one place: frame by frame decides (rivals.coin_tosses)
+        if config.unsure_iou < 1:  # two tracks predicted almost at one place: linked frame by frame (coin_tosses)
             overlap = pairwise_iou(box, box)
             overlap[:, np.arange(n_people), np.arange(n_people)] = 0.0
             kept &= (overlap < config.unsure_iou).all(axis=(1, 2))

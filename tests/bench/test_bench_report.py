@@ -16,7 +16,8 @@ def test_refreshing_in_turns_keeps_every_tables_date_and_the_others_numbers():
     twice = merge_page(once, [section("Tracking speed (issues 5, 24)", "10")])
     blocks = {block.splitlines()[0]: block for block in twice.split("\n## ")[1:]}
     assert REFRESHED in blocks["Store"] and "| speed | 20 |" in blocks["Store"]
-    assert REFRESHED in blocks["Tracking speed (issues 5, 24)"] and "| speed | 10 |" in blocks["Tracking speed (issues 5, 24)"]
+    tracking = blocks["Tracking speed (issues 5, 24)"]
+    assert REFRESHED in tracking and "| speed | 10 |" in tracking
     assert REFRESHED not in blocks["Other"] and "| speed | 3 |" in blocks["Other"]
     assert twice.count(REFRESHED) == 2 and list(blocks) == ["Tracking speed (issues 5, 24)", "Store", "Other"]
 
