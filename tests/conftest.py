@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from manifests import DatasetRoot
-from tests_helpers import ffmpeg_exe
+from tests_helpers import BLAZEPOSE_256, ffmpeg_exe
 
 
 @pytest.fixture(scope="session")
@@ -19,6 +19,25 @@ def client():
 @pytest.fixture
 def root(tmp_path) -> DatasetRoot:
     return DatasetRoot(tmp_path / "dataset")
+
+
+@pytest.fixture(scope="session")
+def posed_angle_zoom(client, tmp_path_factory) -> DatasetRoot:
+    """angle_zoom (a real clip of people) harvested, posed (BlazePose, tile_px 256) and tracked, once per
+    session: tests that need a posed root copy it (`copy_root`) rather than pose the clip again."""
+    from pipelines.pseudolabel import pseudolabel
+    from pipelines.runner import RunnerConfig
+    from pseudolabel.backends import BackendSpec
+    from pseudolabel.work import PoseStageConfig
+    from tests_helpers import harvest_clips
+
+    folder = tmp_path_factory.mktemp("posed_angle_zoom")
+    posed = DatasetRoot(folder / "root")
+    harvest_clips(client, posed, ["angle_zoom"], folder)
+    pseudolabel(client, posed, PoseStageConfig(backend=BackendSpec("blazepose", BLAZEPOSE_256)),
+                RunnerConfig(progress=False))
+    return posed
+
 
 
 def make_clip(path, seconds: float = 2.0, size: str = "160x120", rate: int = 25, source: str = "testsrc2",

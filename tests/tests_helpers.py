@@ -20,6 +20,19 @@ def harvest_config(base: str, **overrides):
     return HarvestConfig(source_template=base + "/tags/{tag}/", **{"retries": 1, "socket_timeout_s": 2.0, **overrides})
 
 
+BLAZEPOSE_256 = (("tile_px", 256),)  # the embedded pose model's settings in the tests that pose real clips
+
+
+def copy_root(source, destination):
+    """A dataset root of one's own, as `source` is now (a root is one folder: its manifests and media)."""
+    import shutil
+
+    from manifests import DatasetRoot
+
+    shutil.copytree(source.path, destination)
+    return DatasetRoot(destination)
+
+
 def harvest_clips(client, root, names, tmp_path, runner=None):
     """Harvest committed clips of real people (tests/data/<name>.mp4) into `root` through the loopback site."""
     from pathlib import Path

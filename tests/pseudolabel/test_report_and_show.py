@@ -9,26 +9,15 @@ import pytest
 from click.testing import CliRunner
 
 from pipelines.cli.pseudolabel import main as pseudolabel_cli
-from pipelines.pseudolabel import pseudolabel
-from pipelines.runner import RunnerConfig
-from pseudolabel.backends import BackendSpec
-from pseudolabel.work import PoseStageConfig
-from tests_helpers import harvest_clips
+from tests_helpers import copy_root
 
 pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
-def labelled(client, tmp_path_factory):
-    from manifests import DatasetRoot
-
-    folder = tmp_path_factory.mktemp("report")
-    root = DatasetRoot(folder / "root")
-    harvest_clips(client, root, ["angle_zoom"], folder)
-    pseudolabel(client, root, PoseStageConfig(backend=BackendSpec("blazepose", (("tile_px", 256),))),
-                RunnerConfig(progress=False))
-    return root
+def labelled(posed_angle_zoom, tmp_path_factory):
+    return copy_root(posed_angle_zoom, tmp_path_factory.mktemp("report") / "root")
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")

@@ -18,30 +18,24 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
-def featured(client, tmp_path_factory):
+def featured(client, posed_angle_zoom, tmp_path_factory):
     """angle_zoom harvested, posed, tracked and featured (random-init ResNet-50, no jittered views); a
     checkpoint of an untrained small HMMR; the SMPL-format mannequin."""
     import torch
 
-    from manifests import TUBES, DatasetRoot, read_table
+    from manifests import TUBES, read_table
     from pipelines.features import extract_features
-    from pipelines.pseudolabel import pseudolabel
     from pipelines.runner import RunnerConfig
-    from pseudolabel.backends import BackendSpec
-    from pseudolabel.work import PoseStageConfig
     from train.body import write_test_smpl
     from train.checkpoint import Checkpoint, save_checkpoint
     from train.config import TrainConfig
     from train.features import FeatureConfig, JitterConfig
     from train.model import HMMR, ModelConfig
-    from tests_helpers import harvest_clips
+    from tests_helpers import copy_root
 
     folder = tmp_path_factory.mktemp("predict_render")
-    root = DatasetRoot(folder / "root")
-    harvest_clips(client, root, ["angle_zoom"], folder)
-    runner = RunnerConfig(progress=False)
-    pseudolabel(client, root, PoseStageConfig(backend=BackendSpec("blazepose", (("tile_px", 256),))), runner)
-    extract_features(client, root, FeatureConfig(jitter=JitterConfig(views=0)), runner)
+    root = copy_root(posed_angle_zoom, folder / "root")
+    extract_features(client, root, FeatureConfig(jitter=JitterConfig(views=0)), RunnerConfig(progress=False))
     torch.manual_seed(0)
     config = ModelConfig(width=64, groups=8, regressor_width=64)
     checkpoint = folder / "checkpoint.pt"

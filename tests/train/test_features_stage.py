@@ -8,7 +8,6 @@ import pytest
 
 from manifests import FEATURES, TUBES, live_flushes, read_table
 from pipelines.features import extract_features
-from pipelines.pseudolabel import pseudolabel
 from pipelines.runner import RunnerConfig
 from pipelines.tracking import track
 from pseudolabel.backends import BackendSpec
@@ -16,7 +15,7 @@ from pseudolabel.work import PoseStageConfig
 from tracking.link import TrackerConfig
 from tracking.work import TrackingConfig
 from train.features import FeatureConfig, JitterConfig, crop, jittered_boxes
-from tests_helpers import harvest_clips
+from tests_helpers import BLAZEPOSE_256, copy_root
 
 pytestmark = pytest.mark.slow
 RUNNER = RunnerConfig(progress=False)
@@ -57,10 +56,10 @@ def test_half_of_the_jittered_views_are_mirrored():
     assert not any(jittered_boxes(bbox, f"v-t{i}-0", 1, JitterConfig(flip_probability=0.0))[1] for i in range(50))
 
 
-def test_features_for_every_tube_and_view_then_nothing_to_do_then_again_after_retracking(client, root, tmp_path):
-    harvest_clips(client, root, ["angle_zoom"], tmp_path)
-    pose = PoseStageConfig(backend=BackendSpec("blazepose", (("tile_px", 256),)))
-    pseudolabel(client, root, pose, RUNNER)
+def test_features_for_every_tube_and_view_then_nothing_to_do_then_again_after_retracking(client, posed_angle_zoom,
+                                                                                         tmp_path):
+    root = copy_root(posed_angle_zoom, tmp_path / "dataset")
+    pose = PoseStageConfig(backend=BackendSpec("blazepose", BLAZEPOSE_256))
     tubes = read_table(root, TUBES, columns=["tube_id", "n_frames", "bbox"])
     assert len(tubes) >= 1
     config = FeatureConfig(batch_frames=16, jitter=JitterConfig(views=1))
