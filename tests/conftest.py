@@ -39,7 +39,6 @@ def posed_angle_zoom(client, tmp_path_factory) -> DatasetRoot:
     return posed
 
 
-
 def make_clip(path, seconds: float = 2.0, size: str = "160x120", rate: int = 25, source: str = "testsrc2",
               extra: tuple[str, ...] = ("-movflags", "+faststart")) -> None:
     """A real H.264 mp4 made by ffmpeg from one of its test sources (content differs per source/size)."""
