@@ -128,6 +128,21 @@ def unit_keys_with_status(root: DatasetRoot, stage: str, version: str, statuses:
     return pc.unique(table.filter(mask)[UNIT_ID]) if table.num_rows else pa.array([], pa.string())
 
 
+def units_done_at(root: DatasetRoot, stage: str, version: str) -> pa.Array:
+    """Unit ids whose latest final attempt (ok or skipped: the one their live rows come from) is at `version`.
+    A unit done at this version and redone at another since holds the other's rows: it is not done here."""
+    table = read_status(root, stage, columns=[UNIT_ID, "version", "status", "flush_id"])
+    final = table.filter(pc.is_in(table["status"], pa.array([STATUS_OK, STATUS_SKIPPED])))
+    if not final.num_rows:
+        return pa.array([], pa.string())
+    if pc.count_distinct(final["version"]).as_py() == 1:  # the usual case: no other version to have redone one
+        return pc.unique(final.filter(pc.equal(final["version"], version))[UNIT_ID])
+    grouped = final.group_by(UNIT_ID).aggregate([("flush_id", "max")])
+    latest = pa.table({UNIT_ID: grouped[UNIT_ID], "flush_id": grouped["flush_id_max"]})
+    last = final.join(latest, keys=[UNIT_ID, "flush_id"], join_type="inner")
+    return pc.unique(last.filter(pc.equal(last["version"], version))[UNIT_ID])
+
+
 def live_flushes(root: DatasetRoot, stage: str) -> pd.Series:
     """For each unit, the flush id that holds its live rows: its latest `ok` or `skipped` attempt.
 

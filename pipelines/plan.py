@@ -10,8 +10,8 @@ import pyarrow.compute as pc
 
 from manifests import DatasetRoot
 from manifests.status import UnitPayload
-from manifests.store import unit_keys_with_status
-from manifests.tables import STATUS_FAILED, STATUS_OK, STATUS_SKIPPED
+from manifests.store import unit_keys_with_status, units_done_at
+from manifests.tables import STATUS_FAILED
 from pipelines.stage import Stage
 
 
@@ -27,8 +27,8 @@ class Plan:
 
 def plan_units(root: DatasetRoot, stage: Stage, units: Sequence[UnitPayload], retry_failed: bool,
                redo: Collection[str] = frozenset(), limit: int = 0) -> Plan:
-    """The input units minus those with an `ok`/`skipped` status at this stage version (and minus `failed`
-    ones unless `retry_failed`), at most `limit` of them (0 = all). Vectorised: a million keys take seconds.
+    """The input units minus those whose latest `ok`/`skipped` status is at this stage version (and minus
+    `failed` ones unless `retry_failed`), at most `limit` of them (0 = all). Vectorised: a million keys take seconds.
 
     redo: units done at this version whose inputs have changed since; they are due again.
     """
@@ -36,7 +36,7 @@ def plan_units(root: DatasetRoot, stage: Stage, units: Sequence[UnitPayload], re
     if pc.count_distinct(ids).as_py() != len(ids):
         duplicate = next(unit_id for unit_id, count in Counter(ids.to_pylist()).items() if count > 1)
         raise ValueError(f"stage {stage.name!r}: unit id {duplicate!r} appears more than once in the input")
-    done = unit_keys_with_status(root, stage.name, stage.version, (STATUS_OK, STATUS_SKIPPED))
+    done = units_done_at(root, stage.name, stage.version)  # not units another version redid since
     is_done = pc.is_in(ids, value_set=done).to_numpy(zero_copy_only=False)
     if redo:
         is_done &= ~pc.is_in(ids, value_set=pa.array(sorted(redo), pa.string())).to_numpy(zero_copy_only=False)

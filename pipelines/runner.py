@@ -1,8 +1,8 @@
 """The one generic stage runner: plan, run the units on a scheduler, commit as they finish, record the run.
 
 `run_stage` makes a `Stage` (pipelines.stage) an incremental, crash-safe job:
-  plan     input units minus units with an `ok`/`skipped` status at this stage version (and minus
-           `failed` ones unless retry_failed) (pipelines.plan);
+  plan     input units minus units whose latest `ok`/`skipped` status is at this stage version (and
+           minus `failed` ones unless retry_failed) (pipelines.plan);
   run      on a scheduler: here, in-process, or on a Dask cluster (pipelines.scheduler,
            pipelines.dask_scheduler); every unit ends as ok / failed (error type + message) / skipped;
   commit   every N units, T seconds or B bytes: data parts first, then the status part that commits

@@ -71,6 +71,19 @@ def test_new_units_only_are_done_and_a_version_bump_redoes_all(client, root):
     assert len(read_table(root, TOY)) == expected_rows(45)  # version 2 rows replace version 1 rows
 
 
+def test_going_back_to_an_earlier_version_redoes_the_units_another_version_redid(client, root):
+    """Settings A, then B, then A again (a user tries a tracker setting and goes back): the live rows are
+    B's, so the units are due again at A. They counted as done at A, and the tables kept B's rows."""
+    scheduler = DaskScheduler(client)
+    run_stage(scheduler, root, toy_stage(version="A"), toy_units(10), QUIET)
+    run_stage(scheduler, root, toy_stage(version="B"), toy_units(6), QUIET)  # 6 of the 10 redone at B
+    back = run_stage(scheduler, root, toy_stage(version="A"), toy_units(10), QUIET)
+    assert (back.n_due, back.n_ok, back.n_already_done) == (6, 6, 4)
+    assert set(latest_status(root, "toy")["version"]) == {"A"}
+    again = run_stage(scheduler, root, toy_stage(version="A"), toy_units(10), QUIET)
+    assert (again.n_due, again.n_already_done) == (0, 10)
+
+
 def test_a_unit_returning_a_bad_table_fails_alone(client, root):
     stage = Stage(name="toy", version="1", outputs=(TOY,), work=_bad_work)
     stats = run_stage(DaskScheduler(client), root, stage, toy_units(4), QUIET)
