@@ -12,6 +12,7 @@ from pipelines.runner import RunnerConfig, RunStats, holding_root, run_stage
 from pipelines.stage import Stage
 from pipelines.tracking import harvested_videos, track
 from pseudolabel.work import PosePayload, PoseStageConfig, pose_unit
+from tracking.work import TrackingConfig
 
 
 def pose_stage(config: PoseStageConfig) -> Stage:
@@ -45,7 +46,7 @@ def clip_segments(root: DatasetRoot, fps_of: dict[str, float]) -> dict[str, tupl
 
 
 def pseudolabel(client: Client, root: DatasetRoot, pose: PoseStageConfig, runner: RunnerConfig,
-                datasets: tuple[str, ...] = ()) -> list[RunStats]:
+                datasets: tuple[str, ...] = (), tracking: TrackingConfig = TrackingConfig()) -> list[RunStats]:
     """Pose every harvested video, then track the posed ones into tubes. Videos whose rows the import stage
     owns (the authors' tracks, tfrecord crops) are never posed: their detections are the imported ones."""
     with holding_root(root, "hmmr-pseudolabel run", runner):
@@ -56,5 +57,5 @@ def pseudolabel(client: Client, root: DatasetRoot, pose: PoseStageConfig, runner
         redo = {p.unit_id for p in payloads if p.segments is not None and p.unit_id in posed.index
                 and p.unit_id in recorded.index and recorded[p.unit_id] > posed[p.unit_id]}
         stats = [run_stage(DaskScheduler(client), root, pose_stage(pose), payloads, runner, redo=frozenset(redo))]
-        stats.append(track(client, root, runner, pose_version=pose.version(), datasets=datasets))
+        stats.append(track(client, root, runner, pose_version=pose.version(), config=tracking, datasets=datasets))
     return stats

@@ -109,7 +109,7 @@ def pose_options(function: Callable) -> Callable:
                      help="Folder of the built pyopenpose module (<openpose>/build/python/openpose)."),
         click.option("--net-resolution", default="-1x368", show_default=True, help="OpenPose network input size."),
         click.option("--openpose-param", "openpose_params", multiple=True, metavar="NAME=VALUE",
-                     callback=_name_value_pairs,
+                     callback=name_value_pairs,
                      help="Another OpenPose parameter, named as its command-line flag (e.g. scale_number=4); "
                           "repeatable. An unknown name is refused with the list of valid ones."),
         click.option("--tile-px", default=256, show_default=True,
@@ -125,7 +125,7 @@ def pose_options(function: Callable) -> Callable:
     return function
 
 
-def _name_value_pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+def name_value_pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     pairs = []
     for value in values:
         name, equals, setting = value.partition("=")

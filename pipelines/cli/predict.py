@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from pipelines.cli.common import BadInput, dataset_root, exit_codes, pose_config, pose_options, root_option
+from pipelines.cli.tracking_flags import tracking_config, tracking_options
 from pipelines.cli.predict_outputs import output_options, output_request, write_outputs
 
 
@@ -24,11 +25,12 @@ from pipelines.cli.predict_outputs import output_options, output_request, write_
               help="A video: that encoder's weights (as `hmmr-train features --feature-weights`).")
 @output_options
 @pose_options
+@tracking_options
 @exit_codes
 def main(video_or_tube, root, checkpoint, out, encoder, feature_weights, smpl_model_dir, render_path, render_frame,
          side_view, label, render_max_side, smooth, smooth_min_cutoff, smooth_beta, with_vertices, export_obj,
          no_progress, backend, openpose_model_folder, openpose_python_path, net_resolution, openpose_params, tile_px,
-         fps, max_side_px, batch_frames):
+         fps, max_side_px, batch_frames, tracker_settings, tube_settings):
     """Predict per-frame SMPL (camera, pose, shape) with the temporal encoder, and each frame's
     past/present/future pose from that frame alone (the hallucinator).
 
@@ -39,7 +41,8 @@ def main(video_or_tube, root, checkpoint, out, encoder, feature_weights, smpl_mo
     hmmr-predict <tube_id> ... --smpl-model-dir models/smpl --render-frame 120 look.png --export-obj meshes/
 
     A VIDEO file is posed, tracked, cut into tubes and featured in this process, with the pipeline's own
-    settings (the pose options below); each tube's npz also holds its frames, keypoints and crop boxes.
+    settings (the pose, --tracker and --tube options below); each tube's npz also holds its frames,
+    keypoints and crop boxes.
     A TUBE id reads the features `hmmr-train features` made for it in ROOT.
     Every npz holds frames, fps, track_id, pose (axis-angle), betas, camera, bbox (see render/export.py).
     """
@@ -48,11 +51,12 @@ def main(video_or_tube, root, checkpoint, out, encoder, feature_weights, smpl_mo
 
     request = output_request(smpl_model_dir, render_path, render_frame, side_view, label, render_max_side, smooth,
                              smooth_min_cutoff, smooth_beta, with_vertices, export_obj, no_progress)
+    tracking = tracking_config(tracker_settings, tube_settings)
     model = load_model(Path(checkpoint)).model
     if Path(video_or_tube).is_file():
         _predict_video(model, Path(video_or_tube), out, encoder, feature_weights,
                        pose_config(backend, openpose_model_folder, openpose_python_path, net_resolution, openpose_params,
-                                   tile_px, fps, max_side_px, batch_frames, local=True), request)
+                                   tile_px, fps, max_side_px, batch_frames, local=True), tracking, request)
         return
     looks_like_a_file = (any(sep in video_or_tube for sep in "/\\")
                          or (mimetypes.guess_type(video_or_tube)[0] or "").startswith("video/"))
@@ -66,7 +70,7 @@ def main(video_or_tube, root, checkpoint, out, encoder, feature_weights, smpl_mo
                   [RANDOM_FEATURES_LABEL] if video.random_features else [], whole_video=False)
 
 
-def _predict_video(model, video: Path, out: str | None, encoder: str, feature_weights: str | None, pose,
+def _predict_video(model, video: Path, out: str | None, encoder: str, feature_weights: str | None, pose, tracking,
                    request) -> None:
     from manifests import tube_id_of
     from media.probe import VideoError, probe_video
@@ -74,8 +78,9 @@ def _predict_video(model, video: Path, out: str | None, encoder: str, feature_we
     from pipelines.visualise import RANDOM_FEATURES_LABEL, predicted
     from train.features import FeatureConfig, JitterConfig
 
-    config = VideoPredictConfig(pose=pose, features=FeatureConfig(encoder=encoder, weights=feature_weights,
-                                                                  jitter=JitterConfig(views=0)))
+    config = VideoPredictConfig(pose=pose, tracking=tracking,
+                                features=FeatureConfig(encoder=encoder, weights=feature_weights,
+                                                       jitter=JitterConfig(views=0)))
     try:
         results = predict_video(model, video, config)
     except VideoError as e:  # the file the user gave is no readable video

@@ -5,6 +5,7 @@ import click
 
 from pipelines.cli.common import (BadInput, cluster_config, cluster_options, dataset_root, exit_codes, pose_config,
                                   pose_options, report, root_option, runner_config, runner_options, setup_logging)
+from pipelines.cli.tracking_flags import tracking_config, tracking_options
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
 
@@ -23,17 +24,18 @@ def main() -> None:
 @main.command(context_settings=CONTEXT)
 @root_option
 @pose_options
+@tracking_options
 @click.option("--datasets", default="", help="Only videos of these datasets (comma-separated) [default: all].")
 @cluster_options
 @runner_options
 @exit_codes
 def run(root, backend, openpose_model_folder, openpose_python_path, net_resolution, openpose_params, tile_px, fps,
-        max_side_px, batch_frames, datasets, address, n_workers, threads_per_worker, retry_failed, limit, lock_wait,
-        flush_every, no_progress, verbose):
+        max_side_px, batch_frames, tracker_settings, tube_settings, datasets, address, n_workers, threads_per_worker,
+        retry_failed, limit, lock_wait, flush_every, no_progress, verbose):
     """Pose, cut and track every harvested video of ROOT that is not done yet.
 
     Incremental: a second run does nothing; a new backend (or its options, or --fps) makes every video due
-    again. GPU stages run only on workers started with `--resources GPU=1`; a local cluster declares it
+    again, and a new --tracker or --tube setting makes every video due for tracking. GPU stages run only on workers started with `--resources GPU=1`; a local cluster declares it
     on its CPU workers.
     """
     from pipelines.cluster import connect
@@ -42,10 +44,11 @@ def run(root, backend, openpose_model_folder, openpose_python_path, net_resoluti
     setup_logging(verbose)
     pose = pose_config(backend, openpose_model_folder, openpose_python_path, net_resolution, openpose_params, tile_px,
                        fps, max_side_px, batch_frames, local=not address)
+    tracking = tracking_config(tracker_settings, tube_settings)
     with connect(cluster_config(address, n_workers, threads_per_worker)) as client:
         stats = pseudolabel(client, dataset_root(root), pose,
                             runner_config(retry_failed, limit, lock_wait, flush_every, no_progress),
-                            datasets=tuple(d for d in datasets.split(",") if d))
+                            datasets=tuple(d for d in datasets.split(",") if d), tracking=tracking)
     report(stats)
 
 
