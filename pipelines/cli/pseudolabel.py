@@ -35,8 +35,8 @@ def run(root, backend, openpose_model_folder, openpose_python_path, net_resoluti
     """Pose, cut and track every harvested video of ROOT that is not done yet.
 
     Incremental: a second run does nothing; a new backend (or its options, or --fps) makes every video due
-    again, and a new --tracker or --tube setting makes every video due for tracking. GPU stages run only on workers started with `--resources GPU=1`; a local cluster declares it
-    on its CPU workers.
+    again, and a new --tracker or --tube setting makes every video due for tracking. GPU stages run only
+    on workers started with `--resources GPU=1`; a local cluster declares it on its CPU workers.
     """
     from pipelines.cluster import connect
     from pipelines.pseudolabel import pseudolabel

@@ -39,7 +39,8 @@ def tracking_config(tracker_settings: tuple[tuple[str, str], ...],
     from tracking.work import TrackingConfig
 
     configs = []
-    for config_class, pairs, flag in ((TrackerConfig, tracker_settings, "--tracker"), (TubeConfig, tube_settings, "--tube")):
+    for config_class, pairs, flag in ((TrackerConfig, tracker_settings, "--tracker"),
+                                      (TubeConfig, tube_settings, "--tube")):
         try:
             configs.append(from_flags(config_class, **settings(config_class, pairs, flag)))
         except BadInput as e:  # the config's own check: say which flag it was
