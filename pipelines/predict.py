@@ -27,8 +27,8 @@ class VideoPredictConfig:
 def video_tubes(video: Path, config: VideoPredictConfig) -> tuple[list[Tube], float]:
     """The tubes of one video file, and the frame rate their frame indices refer to."""
     pose = pose_video(video, config.pose.backend.build(), config.pose)
-    frame_size = (pose.width, pose.height) if pose.width > 0 and pose.height > 0 else None
-    _, tubes, _ = tubes_from_detections(pose.frames, pose.keypoints, pose.shot_starts, config.tracking, frame_size)
+    _, tubes, _ = tubes_from_detections(pose.frames, pose.keypoints, pose.shot_starts, config.tracking, pose.width,
+                                        pose.height)
     return tubes, pose.fps if pose.shots else 0.0
 
 

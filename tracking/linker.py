@@ -59,7 +59,7 @@ class Linker:
             if len(self.live) and self.frame_size is not None:
                 self.live = self.live[self._in_view(frame)]
             if run_end[k] > k + 1 and MAX_BATCH_FRAMES > 1 and len(self.live) == end - start:
-                done = self._steady(k, min(run_end[k], k + MAX_BATCH_FRAMES), starts, successor, assigned)
+                done = self._steady(k, min(run_end[k], k + MAX_BATCH_FRAMES), starts, successor)
                 if done:
                     k += done
                     continue
@@ -148,7 +148,7 @@ class Linker:
                 self.assigned[rows] = takers  # the output only: the tracks' state stays as it was
             slots = live[track_rows]
             out[cols] = slots
-            self.filters.update(slots, frame - self.last_frame[slots], d.measured[start + cols])
+            self.filters.update(slots, since[track_rows], d.measured[start + cols])
             self.last_frame[slots] = frame
             self.last_row[slots] = start + cols
             self.hits[slots] += 1
@@ -231,7 +231,7 @@ class Linker:
         self.live = np.concatenate([self.live, slots])
         return slots
 
-    def _steady(self, k: int, k_end: int, starts: np.ndarray, successor: np.ndarray, assigned: np.ndarray) -> int:
+    def _steady(self, k: int, k_end: int, starts: np.ndarray, successor: np.ndarray) -> int:
         """Link frames k..k_end-1 at once if they are a steady stretch (see the module's docstring);
         returns how many frames were linked (0: none, link frame k alone)."""
         d, config, live = self.d, self.config, self.live
@@ -278,7 +278,7 @@ class Linker:
         if n_kept == 0:
             return 0
         self.filters.commit_steady(live, predicted, measured, n_kept)
-        assigned[chains[:n_kept]] = live
+        self.assigned[chains[:n_kept]] = live
         self.last_row[live] = chains[n_kept - 1]
         self.hits[live] += n_kept
         self.last_frame[live] = d.frames[chains[n_kept - 1]]

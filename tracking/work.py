@@ -27,10 +27,11 @@ class TrackingConfig:
 
 
 def tubes_from_detections(frames: np.ndarray, keypoints: np.ndarray, shot_starts: np.ndarray,
-                          config: TrackingConfig, frame_size: tuple[int, int] | None = None
+                          config: TrackingConfig, width: int = 0, height: int = 0
                           ) -> tuple[np.ndarray, list[Tube], Counter]:
     """Track ids per detection, the tubes cut from those tracks, and the dropped tracks by reason
-    (frame_size: the video's (width, height) px, when known; see link_tracks)."""
+    (width, height: the video's frame size in px, 0 when unknown; see link_tracks' frame_size)."""
+    frame_size = (width, height) if width > 0 and height > 0 else None
     track_ids = link_tracks(frames, keypoints, shot_starts, config.tracker, frame_size)
     tubes, dropped = cut_tubes(frames, keypoints, track_ids, config.tubes)
     return track_ids, tubes, dropped
@@ -77,8 +78,8 @@ def track_video(payload: TrackingPayload, context: Any, config: TrackingConfig) 
                                     frames, detections["person"].to_numpy())
         tubes, dropped = cut_tubes(frames, keypoints, track_ids, config.tubes)
     else:
-        frame_size = (payload.width, payload.height) if payload.width > 0 and payload.height > 0 else None
-        track_ids, tubes, dropped = tubes_from_detections(frames, keypoints, shot_starts, config, frame_size)
+        track_ids, tubes, dropped = tubes_from_detections(frames, keypoints, shot_starts, config, payload.width,
+                                                          payload.height)
     shot_of = np.searchsorted(shot_starts, frames, side="right") - 1
     fps = float(shots["fps"].iloc[0]) if len(shots) else 0.0
     n = len(frames)
