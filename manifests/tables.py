@@ -133,8 +133,8 @@ TRACKS = TableSpec(
     producer="tracking",
     importers=IMPORTERS + REMOVERS,
     units={"track_id": "unique within a video; a track never crosses a shot cut; -1: a detection no track kept "
-                       "(a weak one that continued none, one two tracks fitted alike, or a track seen fewer than "
-                       "3 times)"},
+                       "(a weak one that continued none, one two tracks fitted alike or another track's path "
+                       "fitted better, or a track seen fewer than 3 times)"},
 )
 
 TUBES = TableSpec(

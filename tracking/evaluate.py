@@ -237,6 +237,7 @@ def main(argv: list[str] | None = None) -> None:
         scenes = evaluation_scenes(seeds=tuple(range(seeds)))
         variants = {f"ours, {m.value}": ours(TrackerConfig(motion=MotionConfig(model=m))) for m in Motion}
         variants["ours, COCO sigmas"] = ours(TrackerConfig(sigmas="coco", oks_scale=1.0))
+        variants["ours, before hindsight (`hindsight_span=0`)"] = ours(TrackerConfig(hindsight_span=0))
         click.echo(pooled_table({**variants, "IoU Hungarian": baseline}, scenes) + "\n")
         click.echo(markdown(evaluation_table({"ours": ours(), "IoU": baseline}, scenes)) + "\n")
         click.echo(tube_table({"ours": ours(), "IoU": baseline}, scenes) + "\n")

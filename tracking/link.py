@@ -70,7 +70,9 @@ class TrackerConfig:
     fitting it under the gate too, keeps no id in the output when its own distance (1 - likeness) to the
     track is at least unsure_distance (unsure_iou 1: off, as before); hand_back_iou: a track found again
     takes the detection another held in its place for the frame before when their boxes overlap this much
-    (1: off, as before); sigmas:
+    (1: off, as before); hindsight_span: once the video is linked, a detection that another track's path
+    overlaps more than its own track's keeps no id, a path being a track's box interpolated between its
+    sightings on either side, at most this many frames apart (0: off, as before); sigmas:
     "calibrated" (measured spreads and weights) or "coco" (COCO's sigmas, equal weights); oks_scale:
     multiplies every joint's spread; motion: how tracks predict."""
 
@@ -88,6 +90,7 @@ class TrackerConfig:
     unsure_iou: float = 0.7
     unsure_distance: float = 0.15
     hand_back_iou: float = 0.7
+    hindsight_span: int = 16
     sigmas: str | tuple[float, ...] = "calibrated"
     joint_weights: tuple[float, ...] | None = None
     oks_scale: float = calibrated.OKS_SCALE
@@ -112,6 +115,8 @@ class TrackerConfig:
             raise ValueError(f"TrackerConfig.hand_back_iou must be in (0, 1], got {self.hand_back_iou}")
         if not 0 <= self.unsure_distance <= 1:
             raise ValueError(f"TrackerConfig.unsure_distance must be in [0, 1], got {self.unsure_distance}")
+        if self.hindsight_span < 0:
+            raise ValueError(f"TrackerConfig.hindsight_span must be >= 0, got {self.hindsight_span}")
         if self.rival_gap < 1:
             raise ValueError(f"TrackerConfig.rival_gap must be >= 1, got {self.rival_gap}")
         if self.tentative_gap < 0:

@@ -16,6 +16,7 @@ import numpy as np
 
 from tracking.link import Detections, Prediction, TrackerConfig, assign, moved, pair_costs, predict
 from tracking.chains import provisional_chains
+from tracking.hindsight import doubtful
 from tracking.motion import Filters
 from tracking.rivals import clear_matches, coin_tosses, handed_back
 from tracking.similarity import box_gaps, paired_iou, pairwise_iou, pose_similarity
@@ -77,13 +78,17 @@ class Linker:
 
     def _renumbered(self, assigned: np.ndarray) -> np.ndarray:
         """Merged ids take the id they were merged into; tracks with fewer than min_detections detections
-        are dropped (-1), as are unsure detections; then ids are numbered by first appearance."""
+        are dropped (-1), as are unsure detections and those the frames after them put in doubt
+        (tracking.hindsight); then ids are numbered by first appearance."""
         root = self.parent.copy()
         while (root[root] != root).any():
             root = root[root]
         tracked = assigned >= 0
         sizes = np.bincount(root[assigned[tracked]], minlength=len(root))
         tracked &= (sizes[root[np.maximum(assigned, 0)]] >= self.config.min_detections) & ~self.unsure
+        if self.config.hindsight_span:
+            ids = np.where(tracked, root[np.maximum(assigned, 0)], -1)
+            tracked &= ~doubtful(self.d.frames, self.d.boxes, ids, self.config.hindsight_span)
         merged = root[assigned[tracked]]
         _, first_seen, renumbered = np.unique(merged, return_index=True, return_inverse=True)
         rank = np.argsort(np.argsort(first_seen))

@@ -37,21 +37,23 @@ def test_on_both_real_sequences_with_detector_noise_idf1_is_at_least_085_and_ids
     out of the calibration), every person detected or people more than 60% hidden undetected, three noise
     draws each. It was 0.843 with 18 flaps, then 0.872 with 15, against the IoU tracker's 20 at the same
     30-frame gap; then 6 (the loose gate for tracks seen in the last frame, rivals missed for a frame or two);
-    now 2 (a detection taken where two tracks are predicted at one place keeps no id)."""
+    then 2 (a detection taken where two tracks are predicted at one place keeps no id); now none (a
+    detection that another track's path through its frame fits better than its own track's keeps no id)."""
     scenes = [add_noise(mot_scene(name, path, max_covered=covered), DETECTOR, seed)
               for name, path in mot_sequences().items() for covered in (1.0, 0.6) for seed in range(3)]
     tracked = [(scene, ours()(scene), baseline(scene)) for scene in scenes]
     assert np.mean([fast_idf1(scene, ids) for scene, ids, _ in tracked]) >= 0.85
     ours_flaps = sum(flaps(scene, ids) for scene, ids, _ in tracked)
-    assert ours_flaps <= 2 and 2 * ours_flaps <= sum(flaps(scene, iou) for scene, _, iou in tracked)
+    assert ours_flaps == 0 and sum(flaps(scene, iou) for scene, _, iou in tracked) > 0
 
 
 def test_on_the_clean_synthetic_scenes_no_id_flaps():
     """Issue 24: an id never alternates with another on the same person. On the crowd at 10 frames/s a
     walker came back into view, after 13 frames hidden, just where a passer-by hidden for 2 frames was
     predicted; the passer-by's track took them for a frame and the walker's own took them back (A, B, A).
-    Now the walker's track, found again, takes that frame's detection back too."""
+    Now the walker's track, found again, takes that frame's detection back too (and, seen from both sides,
+    that detection lies on the walker's path, so hindsight alone leaves it without an id)."""
     scenes = synthetic_scenes()
     assert sum(flaps(scene, ours()(scene)) for scene in scenes) == 0
-    before = ours(TrackerConfig(hand_back_iou=1.0))
-    assert sum(flaps(scene, before(scene)) for scene in scenes) == 1  # what it mends
+    before = ours(TrackerConfig(hand_back_iou=1.0, hindsight_span=0))
+    assert sum(flaps(scene, before(scene)) for scene in scenes) == 1  # what they mend
