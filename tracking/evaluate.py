@@ -68,8 +68,8 @@ def flaps(scene: Scene, track_ids: np.ndarray) -> int:
     frame order, as returns to an earlier id."""
     count = 0
     tracked = (scene.truth >= 0) & (track_ids >= 0)
-    for person in np.unique(scene.truth[tracked]):
-        rows = np.flatnonzero(tracked & (scene.truth == person))
+    for true_person in np.unique(scene.truth[tracked]):
+        rows = np.flatnonzero(tracked & (scene.truth == true_person))
         sequence = track_ids[rows[np.argsort(scene.frames[rows], kind="stable")]]
         runs = sequence[np.concatenate([[True], sequence[1:] != sequence[:-1]])]
         count += len(runs) - len(np.unique(runs))

@@ -37,7 +37,10 @@ Per frame:
   10. unmatched confident detections (not deferred ones) start tracks; a track is tentative until seen
       min_detections times, and a tentative track unseen for more than tentative_gap frames ends (its
       detections get -1), so that a one-frame stray cannot wait out a long gap and take the next person
-      who comes by. A shot cut ends every track.
+      who comes by. A shot cut ends every track;
+  11. once the video is linked, a detection that another track's path through its frame fits better than
+      its own track's path keeps no id in the output (tracking/hindsight.py): the frame after a track
+      took a neighbour, while its own person was missed, shows whose the detection was.
 The defaults come from measured cost distributions (tracking/calibrate.py, the README's tracking section).
 Steady stretches (the same people, each matched the obvious way, frame after frame) are linked in
 batches (tracking/linker.py) with the same result as frame by frame, several times faster.

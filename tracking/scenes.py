@@ -170,7 +170,7 @@ def crowd_scene(name: str, seed: int, n_frames: int = 200, fps: float = 10.0, n_
         speed_m_s = rng.uniform(1.0, 1.8) * (0.2 if rng.random() < 0.15 else 1.0)  # a few dawdle
         angle = rng.normal(0, 0.35)
         walkers.append((pid, enter, x, feet_y, direction, speed_m_s, angle))
-    rows, people, frames_of, boxes = [], [], [], []
+    rows, frames_of, boxes = [], [], []
     for pid, enter, x, feet_y, direction, speed_m_s, angle in walkers:
         walked = 0.0
         for f in range(enter, n_frames):
