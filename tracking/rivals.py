@@ -44,6 +44,8 @@ def coin_tosses(prediction: Prediction, allowed: np.ndarray, distance: np.ndarra
     that took it only loosely (distance, 1 - likeness, at least `min_distance`): two people each where the
     other is expected, told apart by the detector's jitter alone. A clear fit is no toss: two people who
     walk close together keep their ids."""
+    if (allowed[:, cols].sum(axis=0) < 2).all():  # no detection that a second track fits: most frames
+        return np.zeros(len(cols), dtype=bool)
     near = pairwise_iou(prediction.box[track_rows], prediction.box) >= min_iou
     near[np.arange(len(track_rows)), track_rows] = False
     return (near & rival[None, :] & allowed[:, cols].T).any(axis=1) & (distance[track_rows, cols] >= min_distance)
