@@ -21,7 +21,9 @@ def doubtful(frames: np.ndarray, boxes: np.ndarray, ids: np.ndarray, span: int) 
     """(N,) True for a tracked detection that the path of another track (its box interpolated between
     that track's last sighting before the detection's frame and its first after it) overlaps more than
     the path of its own track does. A path counts only where the two sightings are at most `span` frames
-    apart; a track's first and last detections have no path of their own and are never doubtful. The
+    apart. A track's last detection is held against its path extrapolated from its two sightings before
+    (a track whose person left often takes a neighbour in its last frames); its first has no path of its
+    own and is never doubtful (a track that starts on someone must be seen again to be kept). The
     doubtful detections leave the tracks and the rest are judged again, until none is left in doubt: a
     mix-up of a few frames shows once its outer frames are gone.
     frames: (N,) in increasing order; boxes: (N, 4); ids: (N,) track per detection, -1 for none."""
@@ -42,6 +44,9 @@ def _beaten(frames: np.ndarray, boxes: np.ndarray, ids: np.ndarray, span: int) -
         return beaten
     sightings = Sightings(frames, ids, tracked)
     own_path, has_own = sightings.path(boxes, ids[tracked], frames[tracked], span)
+    onward, has_onward = sightings.onward(boxes, ids[tracked], frames[tracked], span)
+    own_path = np.where(has_own[:, None], own_path, onward)
+    has_own |= has_onward
     rows = tracked[has_own]
     own_fit = paired_iou(boxes[rows], own_path[has_own])
     path_frame, path_track = sightings.alive()
@@ -107,6 +112,22 @@ class Sightings:
                     & (frame_after - frame_before <= span))
         share = ((at - frame_before) / np.maximum(frame_after - frame_before, 1))[:, None]
         return (1 - share) * boxes[row_before] + share * boxes[row_after], has_path
+
+    def onward(self, boxes: np.ndarray, tracks: np.ndarray, at: np.ndarray, span: int
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """(box (K, 4), has_path (K,)) as `path`, for a track seen last in frame at[k]: its box there
+        extrapolated from its two sightings before, at most `span` frames before it."""
+        query = tracks * self.stride + at
+        latest = np.searchsorted(self.keys, query, side="left") - 1
+        after = np.searchsorted(self.keys, query, side="right")
+        last = (after >= len(self.keys)) | (self.ids[self.rows[np.clip(after, 0, len(self.keys) - 1)]] != tracks)
+        row_latest = self.rows[np.clip(latest, 0, len(self.keys) - 1)]
+        row_earlier = self.rows[np.clip(latest - 1, 0, len(self.keys) - 1)]
+        frame_latest, frame_earlier = self.frames[row_latest], self.frames[row_earlier]
+        has_path = (last & (latest >= 1) & (self.ids[row_latest] == tracks) & (self.ids[row_earlier] == tracks)
+                    & (at - frame_earlier <= span))
+        share = ((at - frame_earlier) / np.maximum(frame_latest - frame_earlier, 1))[:, None]
+        return (1 - share) * boxes[row_earlier] + share * boxes[row_latest], has_path
 
     def alive(self) -> tuple[np.ndarray, np.ndarray]:
         """(frames, tracks): each track with each frame strictly between its first and last sightings."""

@@ -93,7 +93,7 @@ class TrackerConfig:
     unsure_iou: float = 0.7
     unsure_distance: float = 0.15
     hand_back_iou: float = 0.7
-    hindsight_span: int = 16
+    hindsight_span: int = 24
     sigmas: str | tuple[float, ...] = "calibrated"
     joint_weights: tuple[float, ...] | None = None
     oks_scale: float = calibrated.OKS_SCALE

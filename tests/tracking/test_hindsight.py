@@ -45,12 +45,20 @@ def test_walkers_who_cross_on_their_own_paths_keep_every_id():
     assert not doubtful(frames, boxes, ids, span=16).any()
 
 
-def test_a_tracks_first_and_last_detections_are_never_doubtful():
-    """Person 0 is missed from frame 5 on, and track 0's last detection is person 1's in frame 5: it lies
-    on track 1's path, but track 0 has no path of its own there."""
+def test_a_tracks_last_detection_on_a_neighbours_path_shows_no_id():
+    """Person 0 is missed from frame 5 on, and track 0's last detection is person 1's in frame 5: track 0's
+    path extrapolated from its two sightings before leads past it, track 1's path runs through it."""
     frames, boxes, ids = two_walkers({0: set(range(5, 12))}, {(5, 1): 0})
     last_of_track_0 = np.flatnonzero(ids == 0)[-1]
     assert frames[last_of_track_0] == 5
+    assert np.flatnonzero(doubtful(frames, boxes, ids, span=16)).tolist() == [last_of_track_0]
+
+
+def test_a_tracks_first_detection_is_never_doubtful():
+    """Track 0 starts on person 1 in frame 5 (person 0 is missed there): it has no path of its own yet."""
+    frames, boxes, ids = two_walkers({0: set(range(6))}, {(5, 1): 0})
+    first_of_track_0 = np.flatnonzero(ids == 0)[0]
+    assert frames[first_of_track_0] == 5 and (ids[frames == 5] == 0).all()
     assert not doubtful(frames, boxes, ids, span=16).any()
 
 
