@@ -26,7 +26,7 @@ def doubtful(frames: np.ndarray, boxes: np.ndarray, ids: np.ndarray, span: int) 
     own and is never doubtful (a track that starts on someone must be seen again to be kept). The
     doubtful detections leave the tracks and the rest are judged again, until none is left in doubt: a
     mix-up of a few frames shows once its outer frames are gone.
-    frames: (N,) in increasing order; boxes: (N, 4); ids: (N,) track per detection, -1 for none."""
+    frames: (N,); boxes: (N, 4); ids: (N,) track per detection, -1 for none."""
     doubt = np.zeros(len(ids), dtype=bool)
     for _ in range(MAX_ROUNDS):
         more = _beaten(frames, boxes, np.where(doubt, -1, ids), span)
@@ -101,33 +101,39 @@ class Sightings:
         """(box (K, 4), has_path (K,)): track tracks[k]'s box in frame at[k], interpolated between its
         last sighting before that frame and its first after it; has_path False where either is missing
         or they are more than `span` frames apart."""
-        query = tracks * self.stride + at
-        before = np.searchsorted(self.keys, query, side="left") - 1
-        after = np.searchsorted(self.keys, query, side="right")
-        inside = (before >= 0) & (after < len(self.keys))
-        before, after = np.clip(before, 0, len(self.keys) - 1), np.clip(after, 0, len(self.keys) - 1)
+        before, after = self._around(tracks, at)
+        has_path = (before >= 0) & (after >= 0)
         row_before, row_after = self.rows[before], self.rows[after]
-        frame_before, frame_after = self.frames[row_before], self.frames[row_after]
-        has_path = (inside & (self.ids[row_before] == tracks) & (self.ids[row_after] == tracks)
-                    & (frame_after - frame_before <= span))
-        share = ((at - frame_before) / np.maximum(frame_after - frame_before, 1))[:, None]
-        return (1 - share) * boxes[row_before] + share * boxes[row_after], has_path
+        has_path &= self.frames[row_after] - self.frames[row_before] <= span
+        return self._line(boxes, row_before, row_after, at), has_path
 
     def onward(self, boxes: np.ndarray, tracks: np.ndarray, at: np.ndarray, span: int
                ) -> tuple[np.ndarray, np.ndarray]:
         """(box (K, 4), has_path (K,)) as `path`, for a track seen last in frame at[k]: its box there
         extrapolated from its two sightings before, at most `span` frames before it."""
+        latest, after = self._around(tracks, at)
+        earlier = np.maximum(latest - 1, 0)
+        row_earlier, row_latest = self.rows[earlier], self.rows[latest]
+        has_path = ((after < 0) & (latest >= 1) & (self.ids[row_earlier] == tracks)
+                    & (at - self.frames[row_earlier] <= span))
+        return self._line(boxes, row_earlier, row_latest, at), has_path
+
+    def _around(self, tracks: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(before, after): where in `rows` track tracks[k]'s last sighting before frame at[k] and its
+        first after it are; -1 where it has none."""
         query = tracks * self.stride + at
-        latest = np.searchsorted(self.keys, query, side="left") - 1
+        top = len(self.keys) - 1
+        before = np.searchsorted(self.keys, query, side="left") - 1
         after = np.searchsorted(self.keys, query, side="right")
-        last = (after >= len(self.keys)) | (self.ids[self.rows[np.clip(after, 0, len(self.keys) - 1)]] != tracks)
-        row_latest = self.rows[np.clip(latest, 0, len(self.keys) - 1)]
-        row_earlier = self.rows[np.clip(latest - 1, 0, len(self.keys) - 1)]
-        frame_latest, frame_earlier = self.frames[row_latest], self.frames[row_earlier]
-        has_path = (last & (latest >= 1) & (self.ids[row_latest] == tracks) & (self.ids[row_earlier] == tracks)
-                    & (at - frame_earlier <= span))
-        share = ((at - frame_earlier) / np.maximum(frame_latest - frame_earlier, 1))[:, None]
-        return (1 - share) * boxes[row_earlier] + share * boxes[row_latest], has_path
+        before = np.where((before >= 0) & (self.ids[self.rows[np.clip(before, 0, top)]] == tracks), before, -1)
+        after = np.where((after <= top) & (self.ids[self.rows[np.clip(after, 0, top)]] == tracks), after, -1)
+        return before, after
+
+    def _line(self, boxes: np.ndarray, row_a: np.ndarray, row_b: np.ndarray, at: np.ndarray) -> np.ndarray:
+        """(K, 4) the boxes on the straight line through detections row_a and row_b, at frames `at`."""
+        frame_a, frame_b = self.frames[row_a], self.frames[row_b]
+        share = ((at - frame_a) / np.maximum(frame_b - frame_a, 1))[:, None]
+        return (1 - share) * boxes[row_a] + share * boxes[row_b]
 
     def alive(self) -> tuple[np.ndarray, np.ndarray]:
         """(frames, tracks): each track with each frame strictly between its first and last sightings."""
