@@ -75,7 +75,8 @@ class TrackerConfig:
     takes the detection another held in its place for the frame before when their boxes overlap this much
     (1: off, as before); hindsight_span: once the video is linked, a detection that another track's path
     overlaps more than its own track's keeps no id, a path being a track's box interpolated between its
-    sightings on either side, at most this many frames apart (0: off, as before); sigmas:
+    sightings on either side at most this many frames apart (for its last detection, extrapolated from
+    the two before; tracking/hindsight.py), 0: off, as before; sigmas:
     "calibrated" (measured spreads and weights) or "coco" (COCO's sigmas, equal weights); oks_scale:
     multiplies every joint's spread; motion: how tracks predict."""
 
