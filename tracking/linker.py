@@ -84,12 +84,12 @@ class Linker:
         while (root[root] != root).any():
             root = root[root]
         tracked = assigned >= 0
-        sizes = np.bincount(root[assigned[tracked]], minlength=len(root))
-        tracked &= (sizes[root[np.maximum(assigned, 0)]] >= self.config.min_detections) & ~self.unsure
+        merged = root[np.maximum(assigned, 0)]  # the id each detection's track was merged into
+        sizes = np.bincount(merged[tracked], minlength=len(root))
+        tracked &= (sizes[merged] >= self.config.min_detections) & ~self.unsure
         if self.config.hindsight_span:
-            ids = np.where(tracked, root[np.maximum(assigned, 0)], -1)
-            tracked &= ~doubtful(self.d.frames, self.d.boxes, ids, self.config.hindsight_span)
-        merged = root[assigned[tracked]]
+            tracked &= ~doubtful(self.d.frames, self.d.boxes, np.where(tracked, merged, -1), self.config.hindsight_span)
+        merged = merged[tracked]
         _, first_seen, renumbered = np.unique(merged, return_index=True, return_inverse=True)
         rank = np.argsort(np.argsort(first_seen))
         out = np.full(len(assigned), -1, dtype=np.int64)

@@ -17,13 +17,19 @@ from tracking.link import Detections, Prediction
 from tracking.similarity import pairwise_iou
 
 
+def uncontested(allowed: np.ndarray, cols: np.ndarray) -> bool:
+    """Whether no taken detection (cols) is one that two tracks may take under the gate (allowed: (live
+    tracks, detections)): most frames, where neither rule below has anything to judge."""
+    return bool((allowed[:, cols].sum(axis=0) < 2).all())
+
+
 def clear_matches(cost: np.ndarray, allowed: np.ndarray, track_rows: np.ndarray, cols: np.ndarray,
                   rival: np.ndarray, margin: float) -> np.ndarray:
     """(matches,) whether each match (track track_rows[k] took detection cols[k]) is clear: False where a
     rival fits that detection almost as well: it took no detection and its cost for this one is less than
     `margin` higher, or it took another and exchanging the two detections would cost less than `margin`
     more. cost, allowed: (live tracks, detections); rival: (live,)."""
-    if (allowed[:, cols].sum(axis=0) < 2).all():  # no detection that two tracks may take: most frames
+    if uncontested(allowed, cols):
         return np.ones(len(cols), dtype=bool)
     own = cost[track_rows, cols]
     idle = rival.copy()
@@ -44,7 +50,7 @@ def coin_tosses(prediction: Prediction, allowed: np.ndarray, distance: np.ndarra
     that took it only loosely (distance, 1 - likeness, at least `min_distance`): two people each where the
     other is expected, told apart by the detector's jitter alone. A clear fit is no toss: two people who
     walk close together keep their ids."""
-    if (allowed[:, cols].sum(axis=0) < 2).all():  # no detection that a second track fits: most frames
+    if uncontested(allowed, cols):
         return np.zeros(len(cols), dtype=bool)
     near = pairwise_iou(prediction.box[track_rows], prediction.box) >= min_iou
     near[np.arange(len(track_rows)), track_rows] = False
