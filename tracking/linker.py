@@ -80,6 +80,8 @@ class Linker:
         """Merged ids take the id they were merged into; tracks with fewer than min_detections detections
         are dropped (-1), as are unsure detections and those the frames after them put in doubt
         (tracking.hindsight); then ids are numbered by first appearance."""
+        if not len(self.parent):  # no track started: every detection was weak
+            return np.full(len(assigned), -1, dtype=np.int64)
         root = self.parent.copy()
         while (root[root] != root).any():
             root = root[root]

@@ -128,6 +128,14 @@ def test_weak_detections_continue_tracks_but_never_start_one():
     assert set(ids[:30].tolist()) == {0} and ids[30] == -1
 
 
+def test_a_video_of_weak_detections_only_has_no_tracks():
+    """Every detection under start_score: no track starts, every id is -1 (the renumbering indexed an
+    empty table of tracks and the tracking unit failed)."""
+    frames = np.arange(5)
+    keypoints = np.stack([person(100 + 2 * f, 200, 100, confidence=0.3) for f in frames])
+    assert (link_tracks(frames, keypoints) == -1).all()
+
+
 def test_a_track_found_again_absorbs_the_one_that_started_in_its_place():
     """A walker unseen for 8 frames comes back 20 px off its path for three frames (a new track starts
     there, the loose pass being off), then is found by its old track: one id on the walker, never the
